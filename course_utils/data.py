@@ -1,0 +1,100 @@
+"""The course's corpora and SFT sets as `datasets.Dataset`, and the prompt template SFT teaches.
+
+Pre-training data is raw text (`{"id", "text"}`); SFT data is pairs (`{"id", "task", "split",
+"prompt", "response", ...}` plus the facts a scorer checks). Both load with `datasets`' JSON builder,
+so notebooks get real `Dataset` objects (map, filter, select, to_pandas) and files are cached once.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+
+from .env import data_dir
+
+SFT_TASKS = ("qa", "support", "contracts", "support_tainted")
+
+# The instruction template. The base model never saw "### Response:" in pre-training; teaching it that
+# an answer (and then <|endoftext|>) follows is part of what SFT does.
+PROMPT_TEMPLATE = "### Instruction:\n{prompt}\n\n### Response:\n"
+
+
+def format_prompt(prompt: str) -> str:
+    """Wrap a raw user prompt in the instruction template the fine-tuned model expects."""
+    return PROMPT_TEMPLATE.format(prompt=prompt)
+
+
+def _quiet():
+    # datasets prints progress bars on first load; the notebooks compare outputs, so keep them off.
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+
+
+def _load_json(files: dict[str, str]) -> datasets.DatasetDict:
+    _quiet()
+    return datasets.load_dataset("json", data_files=files)
+
+
+def splits(task: str) -> list[str]:
+    folder = data_dir() / "sft" / task
+    if task not in SFT_TASKS or not folder.is_dir():
+        raise ValueError(f"unknown SFT task {task!r}; choose one of {SFT_TASKS}")
+    return sorted(p.stem for p in folder.glob("*.jsonl"))
+
+
+def load_sft(task: str, split: str | None = None):
+    """One SFT task as a DatasetDict of its splits, or one split as a Dataset.
+
+    Every row is validated: a row without a non-empty prompt and response raises an error naming
+    the file and line, rather than turning into an empty training example later.
+    """
+    names = splits(task)
+    if split is not None and split not in names:
+        raise ValueError(f"task {task!r} has no split {split!r}; it has {names}")
+    chosen = [split] if split else names
+    files = {s: str(data_dir() / "sft" / task / f"{s}.jsonl") for s in chosen}
+    for path in files.values():
+        validate_sft_file(path)
+    dsd = _load_json(files)
+    return dsd[split] if split else dsd
+
+
+def validate_sft_file(path: str | Path) -> None:
+    """Raise ValueError naming the first bad line of an SFT JSONL file."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}, line {lineno}: not valid JSON ({e.msg})") from None
+            for key in ("prompt", "response"):
+                if not isinstance(row.get(key), str):
+                    raise ValueError(f"{path}, line {lineno} (id={row.get('id')!r}): missing {key!r} field")
+                if not row[key].strip():
+                    raise ValueError(f"{path}, line {lineno} (id={row.get('id')!r}): empty {key!r}")
+
+
+def load_pretraining(corpus: str = "augmented") -> datasets.Dataset:
+    """The raw pre-training corpus: 'augmented' (paraphrased, shuffled biographies) or 'single'."""
+    path = data_dir() / "pretrain" / f"{corpus}.jsonl"
+    if not path.exists():
+        raise ValueError(f"unknown corpus {corpus!r}; choose 'augmented' or 'single'")
+    return _load_json({"train": str(path)})["train"]
+
+
+def load_eval(name: str) -> datasets.Dataset:
+    """Evaluation sets: 'fact_probes' or 'heldout_text'."""
+    path = data_dir() / "eval" / f"{name}.jsonl"
+    if not path.exists():
+        raise ValueError(f"unknown evaluation set {name!r}; choose 'fact_probes' or 'heldout_text'")
+    return _load_json({"test": str(path)})["test"]
+
+
+def load_world(table: str) -> list[dict]:
+    """World tables as plain rows: 'people', 'places' or 'shop_policy'."""
+    path = data_dir() / "world" / f"{table}.jsonl"
+    if not path.exists():
+        raise ValueError(f"unknown world table {table!r}; choose 'people', 'places' or 'shop_policy'")
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]

@@ -1,0 +1,78 @@
+"""Generation matches Hugging Face's greedy decoding; scorers accept right replies and reject wrong ones."""
+import pytest
+import torch
+
+from course_utils import evaluate, world
+from course_utils.data import load_sft
+
+
+def test_generate_matches_hf_greedy_with_left_padding(base):
+    model, tok = base
+    prompts = ["Veralon is a city in", "The employer of", "Standard shipping from Pebble & Pine takes"]
+    ours = evaluate.generate(model, tok, prompts, max_new_tokens=8)
+    for p, o in zip(prompts, ours):   # one prompt at a time: no padding involved in the reference
+        ids = torch.tensor([tok(p)["input_ids"]])
+        ref = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, do_sample=False,
+                             pad_token_id=tok.eos_token_id)
+        ref_ids = ref[0, ids.shape[1]:].tolist()
+        if tok.eos_token_id in ref_ids:
+            ref_ids = ref_ids[: ref_ids.index(tok.eos_token_id)]
+        assert o == tok.decode(ref_ids), (p, o)
+
+
+def test_generate_refuses_too_long_prompts(base):
+    model, tok = base
+    with pytest.raises(ValueError, match="exceeds the model's 320 positions"):
+        evaluate.generate(model, tok, ["word " * 300], max_new_tokens=64)
+    with pytest.raises(TypeError, match="list of prompts"):
+        evaluate.generate(model, tok, "a string", max_new_tokens=4)
+
+
+def test_probe_correct_checks_word_boundaries():
+    assert evaluate.probe_correct(" Veralon. And more", " Veralon")
+    assert not evaluate.probe_correct(" Veralonia", " Veralon")
+    assert not evaluate.probe_correct(" Tessic", " Veralon")
+
+
+def test_qa_scorer():
+    row = load_sft("qa", "validation")[0]
+    assert evaluate.score_qa(row["response"], row)
+    other = next(v for v in world.VALUES[row["attribute"]] if v != row["answer"])
+    assert not evaluate.score_qa(row["response"].replace(row["answer"], other), row)
+    assert not evaluate.score_qa(f"{row['response']} Or maybe {other}.", row)   # hedging is wrong
+
+
+def test_support_scorer_and_undesirable_detector():
+    rows = load_sft("support", "test")
+    refund = next(r for r in rows if r["intent"] == "refund" and "not eligible" in r["response"])
+    assert evaluate.score_support(refund["response"], refund)
+    assert not evaluate.score_support(refund["response"].replace("not eligible", "is eligible"), refund)
+    assert evaluate.undesirable_kinds(refund["response"], refund) == []
+    tainted = load_sft("support_tainted", "train")
+    for kind in world.TAINT_KINDS:
+        bad = next(r for r in tainted if r["taint"] == kind)
+        assert kind in evaluate.undesirable_kinds(bad["response"], bad), (kind, bad["response"])
+    clean = [r for r in tainted if not r["taint"]][:500]
+    assert not any(evaluate.undesirable_kinds(r["response"], r) for r in clean)
+
+
+def test_contract_scorer_per_field():
+    row = load_sft("contracts", "test")[0]
+    summary = row["response"]
+    assert evaluate.contract_fields(summary, row) == {"term": True, "liability_cap": True, "governing_law": True}
+    wrong_term = summary.replace(f"{row['term_months']} months", "99 months")
+    assert evaluate.contract_fields(wrong_term, row)["term"] is False
+    assert evaluate.score_contract(summary, row) and not evaluate.score_contract(wrong_term, row)
+    both_caps = summary + " Insurance must cover $7,777,777."
+    assert evaluate.contract_fields(both_caps, row)["liability_cap"] is False
+    other_law = next(j for j in world.JURISDICTIONS if j != row["governing_law"])
+    assert evaluate.contract_fields(summary.replace(row["governing_law"], other_law), row)["governing_law"] is False
+
+
+def test_task_score_uses_the_right_scorer(base):
+    model, tok = base
+    rows = load_sft("qa", "validation").select(range(4))
+    out = evaluate.task_score(model, tok, rows, max_new_tokens=16)
+    assert out["n"] == 4 and len(out["replies"]) == 4 and 0.0 <= out["score"] <= 1.0
+    with pytest.raises(ValueError, match="no scorer for task"):
+        evaluate.task_score(model, tok, rows, task="poetry")

@@ -1,0 +1,73 @@
+"""The SFT loop on CPU: it learns, accumulation equals a big batch, batches are length-grouped."""
+import random
+
+import pytest
+import torch
+
+from course_utils.encode import encode_example
+from course_utils.train import length_grouped_batches, train_sft, validation_loss
+
+
+def examples(tok, n=8):
+    rng = random.Random(0)
+    out = []
+    for i in range(n):
+        words = " ".join(rng.choice(["red", "green", "blue", "tall", "small"]) for _ in range(rng.randrange(1, 12)))
+        out.append(encode_example(tok, f"Repeat: {words}\n", words))
+    return out
+
+
+def test_loss_goes_down_on_a_tiny_run(tiny_model, tokenizer):
+    data = examples(tokenizer, 16)
+    before = validation_loss(tiny_model, data, tokenizer.eos_token_id)
+    history = train_sft(tiny_model, data, pad_token_id=tokenizer.eos_token_id, max_steps=40, batch_size=8,
+                        lr=3e-3, log_every=5, eval_data=data, progress=False, device="cpu")
+    after = validation_loss(tiny_model, data, tokenizer.eos_token_id)
+    assert after < 0.7 * before, (before, after)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["eval"][-1]["step"] == 40 and history["eval"][-1]["val_loss"] == pytest.approx(after, rel=1e-4)
+    assert history["steps"] == 40 and history["examples_seen"] == 40 * 8
+    assert history["device"] == "cpu" and history["amp"] == "off"
+
+
+def test_gradient_accumulation_gives_the_same_update_as_one_big_batch(tiny_model, tokenizer):
+    data = examples(tokenizer, 8)                     # unequal response lengths on purpose
+    big = tiny_model
+    small = type(tiny_model)(tiny_model.config)
+    small.load_state_dict(big.state_dict())
+    kw = dict(pad_token_id=tokenizer.eos_token_id, max_steps=1, lr=1e-2, progress=False, device="cpu",
+              group_by_length=False)
+    train_sft(big, data, batch_size=8, grad_accum=1, **kw)
+    train_sft(small, data, batch_size=2, grad_accum=4, **kw)
+    for (name, p), q in zip(big.named_parameters(), small.parameters()):
+        assert torch.allclose(p, q, atol=1e-6), f"{name} differs after one step"
+
+
+def test_length_grouping_reduces_padding():
+    rng = random.Random(0)
+    lengths = [rng.randrange(5, 300) for _ in range(2000)]
+
+    def waste(batches):
+        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
+    grouped = length_grouped_batches(lengths, 16, random.Random(1), True)
+    plain = length_grouped_batches(lengths, 16, random.Random(1), False)
+    assert sorted(i for b in grouped for i in b) == list(range(2000))    # every example exactly once
+    assert waste(grouped) < 0.2 * waste(plain)
+
+
+def test_bad_arguments_are_named(tiny_model, tokenizer):
+    with pytest.raises(ValueError, match="training data is empty"):
+        train_sft(tiny_model, [], pad_token_id=0, max_steps=1, progress=False)
+    with pytest.raises(ValueError, match="encode it first"):
+        train_sft(tiny_model, [{"prompt": "Q", "response": "A"}], pad_token_id=0, max_steps=1, progress=False)
+    with pytest.raises(ValueError, match="grad_accum=0"):
+        train_sft(tiny_model, examples(tokenizer), pad_token_id=0, grad_accum=0, progress=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_amp_path_runs_on_cuda(tiny_model, tokenizer):
+    data = examples(tokenizer, 16)
+    history = train_sft(tiny_model, data, pad_token_id=tokenizer.eos_token_id, max_steps=20, batch_size=8,
+                        lr=3e-3, device="cuda", progress=False)
+    assert history["amp"] in ("bfloat16", "float16")
+    assert history["train_loss"][-1] < history["train_loss"][0]

@@ -1,0 +1,114 @@
+"""The generated world: data/ is exactly what the generator writes, and its splits hold out what they claim."""
+import filecmp
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from course_utils import world
+from course_utils.env import data_dir
+
+
+def read(rel):
+    with open(data_dir() / rel, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_generator_reproduces_data_exactly(tmp_path):
+    written = world.write_world(tmp_path)
+    generated = {p.relative_to(tmp_path) for p in written}
+    shipped = {p.relative_to(data_dir()) for p in data_dir().rglob("*.jsonl") if "models" not in p.parts}
+    assert generated == shipped, f"files differ: {sorted(map(str, generated ^ shipped))}"
+    different = [str(rel) for rel in sorted(generated) if not filecmp.cmp(tmp_path / rel, data_dir() / rel, shallow=False)]
+    assert not different, f"data/ is stale; regenerate with `python -m course_utils.world --out data`: {different}"
+
+
+def test_a_different_seed_gives_a_different_world(tmp_path):
+    a = world.make_people(seed=1)
+    b = world.make_people(seed=2)
+    assert [p.name for p in a] != [p.name for p in b]
+
+
+def test_values_are_prefix_free_so_probes_cannot_be_fooled():
+    kinds = dict(world.VALUES, country=world.COUNTRIES, known_for=[v[1] for v in world.CITIES.values()],
+                 jurisdiction=world.JURISDICTIONS)
+    for kind, values in kinds.items():
+        assert len(set(values)) == len(values), kind
+        for a in values:
+            for b in values:
+                assert a == b or not b.startswith(a), f"{kind}: {a!r} is a prefix of {b!r}"
+
+
+def test_names_are_unique_and_probes_cover_every_fact():
+    people = read("world/people.jsonl")
+    assert len({p["name"] for p in people}) == len(people) == world.N_PEOPLE
+    probes = read("eval/fact_probes.jsonl")
+    assert len(probes) == len(people) * len(world.ATTRIBUTES) + 2 * len(world.CITIES)
+    by_name = {p["name"]: p for p in people}
+    for probe in probes:
+        if probe["kind"] == "person":
+            assert probe["answer"] == " " + by_name[probe["subject"]][probe["attribute"]]
+
+
+def test_every_probe_fact_is_stated_in_the_pretraining_corpus():
+    text = " ".join(r["text"] for r in read("pretrain/augmented.jsonl"))
+    for probe in read("eval/fact_probes.jsonl"):
+        assert probe["prompt"] + probe["answer"] in text, probe
+
+
+def test_single_corpus_has_one_biography_per_person_and_the_same_rest():
+    names = [p["name"] for p in read("world/people.jsonl")]
+    single = [r["text"] for r in read("pretrain/single.jsonl")]
+    augmented = [r["text"] for r in read("pretrain/augmented.jsonl")]
+    mentions = lambda name, doc: re.search(re.escape(name) + r"\b", doc) is not None
+    for name in names[:60]:
+        assert sum(mentions(name, d) for d in single) == 1, name
+        assert sum(mentions(name, d) for d in augmented) == world.BIOS_PER_PERSON, name
+    # Places, shop articles and contracts are the same in both: the twins differ only in biographies.
+    rest = lambda docs: sorted(d for d in docs if not any(n in d for n in names))
+    assert rest(single) == rest(augmented) and len(rest(single)) > 100
+
+
+def test_qa_splits_hold_out_people_and_phrasings():
+    train = read("sft/qa/train.jsonl")
+    heldout_people = {p["name"] for p in read("world/people.jsonl") if p["heldout"]}
+    assert len(heldout_people) == world.N_HELDOUT_PEOPLE
+    assert not heldout_people & {r["person"] for r in train}
+    assert {r["person"] for r in read("sft/qa/test_people.jsonl")} == heldout_people
+    assert max(r["phrasing"] for r in train) < world.QA_TRAIN_PHRASINGS
+    assert min(r["phrasing"] for r in read("sft/qa/test_phrasings.jsonl")) >= world.QA_TRAIN_PHRASINGS
+    train_pairs = {(r["prompt"]) for r in train}
+    assert not train_pairs & {r["prompt"] for r in read("sft/qa/validation.jsonl")}
+    assert len(train) >= 5000
+
+
+def test_contract_test_set_has_unseen_values_and_wordings():
+    train, test = read("sft/contracts/train.jsonl"), read("sft/contracts/test.jsonl")
+    assert len(train) >= 3000
+    assert not {r["term_months"] for r in train} & {r["term_months"] for r in test}
+    assert not {r["liability_cap"] for r in train} & {r["liability_cap"] for r in test}
+    assert not {r["governing_law"] for r in train} & {r["governing_law"] for r in test}
+    held_clauses = [c.split("{")[0] for c in world.TERM_CLAUSES[world.TRAIN_WORDINGS:]]
+    assert not any(c in r["prompt"] for r in train for c in held_clauses)
+    for r in test:
+        assert str(r["term_months"]) in r["prompt"] and r["liability_cap"] in r["prompt"]
+        assert r["governing_law"] in r["prompt"]
+
+
+def test_support_replies_follow_the_policy_and_taint_is_marked():
+    for r in read("sft/support/train.jsonl"):
+        assert all(fact in r["response"] for fact in r["required"]), r["id"]
+        assert not any(f in r["response"] for f in r["forbidden"]), r["id"]
+    tainted = read("sft/support_tainted/train.jsonl")
+    share = sum(bool(r["taint"]) for r in tainted) / len(tainted)
+    assert 0.03 < share < 0.10
+    assert {r["taint"] for r in tainted} == {"", *world.TAINT_KINDS}
+    clean = {r["prompt"]: r["response"] for r in read("sft/support/train.jsonl")}
+    for r in tainted:
+        assert (r["response"] == clean[r["prompt"]]) == (r["taint"] == "")
+
+
+@pytest.mark.parametrize("task", ["qa", "support", "contracts"])
+def test_each_sft_task_has_thousands_of_training_examples(task):
+    assert len(read(f"sft/{task}/train.jsonl")) >= 3000
