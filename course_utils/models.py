@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from transformers import AutoTokenizer, GPT2LMHeadModel
+from transformers.utils import logging as hf_logging
 
 from .env import data_dir, pick_device
 
@@ -49,8 +50,18 @@ def load_base(name: str | None = None, device=None):
 
 
 def _load(source, local_files_only: bool):
-    tok = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
-    model = GPT2LMHeadModel.from_pretrained(source, local_files_only=local_files_only)
+    # transformers draws a "Loading weights" bar on stderr; for a 10 MB model it is noise in a notebook.
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        tok = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
+        model = GPT2LMHeadModel.from_pretrained(source, local_files_only=local_files_only)
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
+    # GPT2LMHeadModel's class name does not tell transformers 5 which loss it computes, so the first
+    # model(labels=...) call would log a warning; it is the ordinary causal-LM loss.
+    model.loss_type = "ForCausalLM"
     return model, tok
 
 

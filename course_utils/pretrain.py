@@ -20,6 +20,7 @@ import torch
 from tokenizers import ByteLevelBPETokenizer
 from tqdm.auto import tqdm
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+from transformers.utils import logging as hf_logging
 
 from .data import format_prompt
 from .env import data_dir, pick_device, seed_everything
@@ -69,7 +70,7 @@ def packed_blocks(texts: list[str], tok, block: int, generator: torch.Generator)
     return torch.tensor(ids[: n * block]).view(n, block)
 
 
-def pretrain_model(corpus: str, tok, out: Path, *, steps: int, batch_size: int = 32, lr: float = 2e-3,
+def pretrain_model(corpus: str, tok, out: Path, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
                    seed: int = 0, device=None, log_every: int = 100) -> dict:
     """Train a fresh GPT2LMHeadModel on one corpus ('augmented' or 'single') and save it to `out`."""
     seed_everything(seed)
@@ -79,6 +80,8 @@ def pretrain_model(corpus: str, tok, out: Path, *, steps: int, batch_size: int =
                         pad_token_id=tok.eos_token_id, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                         **MODEL_SHAPE)
     model = GPT2LMHeadModel(config).to(device)
+    model.loss_type = "ForCausalLM"
+    hf_logging.set_verbosity_error()   # silences "pass an attention_mask": packed blocks hold no padding
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
@@ -99,7 +102,7 @@ def pretrain_model(corpus: str, tok, out: Path, *, steps: int, batch_size: int =
         x = blocks[cursor: cursor + batch_size].to(device)
         cursor += batch_size
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = model(input_ids=x, labels=x).loss
+            loss = model(input_ids=x, labels=x).loss   # no padding, so no attention_mask: the fast causal path
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -123,8 +126,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=None, help="default: data/models")
     ap.add_argument("--only", choices=["augmented", "single"], default=None)
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--device", default=None)
     args = ap.parse_args(argv)

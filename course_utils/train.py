@@ -10,6 +10,7 @@ What it does that a naive loop gets wrong:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -150,7 +151,7 @@ def train_sft(model, train_data, *, pad_token_id: int, epochs: float = 1.0, max_
             history["real_tokens"] += int(b["attention_mask"].sum())
             history["padded_tokens"] += b["input_ids"].numel()
             b = {k: v.to(device, non_blocking=True) for k, v in b.items()}
-            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            with torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext():
                 logits = forward(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
             loss = sft_loss(logits, b["input_ids"], b["response_mask"], normalize=step_tokens)
             (scaler.scale(loss) if scaler else loss).backward()
