@@ -103,11 +103,15 @@ def probe_correct(continuation: str, answer: str) -> bool:
 
 
 def fact_probe_accuracy(model, tokenizer, probes: list[dict] | None = None, batch_size: int = 64) -> dict:
-    """Share of fact probes that greedy decoding completes with the right answer."""
+    """Share of fact probes that greedy decoding completes with the right answer.
+
+    Each probe is read as the start of a new document, i.e. after <|endoftext|>, as every pre-training
+    document was (GPT-2 uses its EOS token as the start-of-text marker too).
+    """
     probes = load_probes() if probes is None else probes
     longest = max(len(tokenizer(p["answer"])["input_ids"]) for p in probes)
-    outs = generate(model, tokenizer, [p["prompt"] for p in probes], max_new_tokens=longest + 1,
-                    batch_size=batch_size)
+    outs = generate(model, tokenizer, [tokenizer.eos_token + p["prompt"] for p in probes],
+                    max_new_tokens=longest + 1, batch_size=batch_size)
     hits = [probe_correct(o, p["answer"]) for o, p in zip(outs, probes)]
     by_attribute: dict[str, list[bool]] = {}
     for p, h in zip(probes, hits):

@@ -6,6 +6,7 @@ where it is reachable. Fine-tuned models are saved outside data/, which holds sh
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -49,16 +50,23 @@ def load_base(name: str | None = None, device=None):
     return model.to(device).eval(), tok
 
 
-def _load(source, local_files_only: bool):
-    # transformers draws a "Loading weights" bar on stderr; for a 10 MB model it is noise in a notebook.
+@contextlib.contextmanager
+def _no_progress_bars():
+    # transformers draws "Loading weights" / "Writing model shards" bars on stderr; for a 10 MB model
+    # they are noise in a notebook.
     bars_were_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        tok = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
-        model = GPT2LMHeadModel.from_pretrained(source, local_files_only=local_files_only)
+        yield
     finally:
         if bars_were_on:
             hf_logging.enable_progress_bar()
+
+
+def _load(source, local_files_only: bool):
+    with _no_progress_bars():
+        tok = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
+        model = GPT2LMHeadModel.from_pretrained(source, local_files_only=local_files_only)
     # GPT2LMHeadModel's class name does not tell transformers 5 which loss it computes, so the first
     # model(labels=...) call would log a warning; it is the ordinary causal-LM loss.
     model.loss_type = "ForCausalLM"
@@ -73,8 +81,9 @@ def save_model(model, tokenizer, path: str | Path) -> Path:
         raise ValueError(f"refusing to save into {path}: data/ holds the course's shipped files. "
                          f"Save fine-tuned models elsewhere, e.g. 'checkpoints/my-model'.")
     path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    with _no_progress_bars():
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
     return path
 
 

@@ -29,7 +29,9 @@ BIOS_PER_PERSON = 5            # paraphrased biographies per person in the augme
 FIRST_NAMES = """Ada Alden Amara Anselm Aria Bastian Bea Bram Caius Calla Cyrus Dara Delphine Edda Elio
 Emrys Esme Fenna Finnian Greta Hale Ilsa Ione Isak Jora Juno Kasimir Kaia Lenna Leif Lio Mabel Mira
 Nadia Nico Oona Orrin Petra Quinn Rhea Rowan Sabine Saul Sela Soren Talia Teodor Thea Ulla Vera Viggo
-Wren Xavia Yara Yusuf Zelda Zora Brix Odile Maren""".split()
+Wren Xavia Yara Yusuf Zelda Zora Brix Odile Maren Agnes Boris Celia Dmitri Elin Farah Gideon Hana Ivo Jonas
+Kira Lars Milo Nell Otto Pia Rafe Signe Tobias Una Vilja Willem Yannick Zina Anouk Bruno Cosima Dorian Ember
+Felix Gwen Hugo Inez Jasper Klara Lucan Minna Noor Oskar Perrin""".split()
 SURNAME_HEADS = "Al Bren Cor Dal Ev Fen Gar Hal Is Jor Kel Lor Mar Nor Or Pel Quen Ros Sel Tor Ul Var Wen Yar Zel".split()
 SURNAME_TAILS = "ack ard ett ick ier ley mont ner ock ow sby ton wick ver holm".split()
 
@@ -139,15 +141,30 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 # clauses carry look-alike numbers (days, years, dollar amounts, places) that a summary must ignore.
 # Wordings after the first TRAIN_WORDINGS of each list appear only in held-out contracts.
 # ---------------------------------------------------------------------------------------------
-NUMBER_WORDS = {3: "three", 6: "six", 9: "nine", 12: "twelve", 15: "fifteen", 18: "eighteen", 21: "twenty-one",
-                24: "twenty-four", 27: "twenty-seven", 30: "thirty", 33: "thirty-three", 36: "thirty-six",
-                42: "forty-two", 48: "forty-eight", 54: "fifty-four", 60: "sixty"}
-TERM_TRAIN = [6, 12, 18, 24, 36, 48, 60]
-TERM_HELDOUT = [9, 15, 21, 27, 30, 33, 42, 54]
-JURISDICTIONS_TRAIN = ["Aldoria", "Brevania", "Corvany", "Delmaris", "the Province of Hestmark",
-                       "the Province of Kalvik", "the Province of Lunford"]
-JURISDICTIONS_HELDOUT = ["the Province of Saltreach", "the Province of Quillon", "the Province of Emberly"]
-JURISDICTIONS = JURISDICTIONS_TRAIN + JURISDICTIONS_HELDOUT
+# Values must be *diverse* in training: with a handful of terms or jurisdictions a small model learns to
+# pick one from the list instead of copying it from the contract, and then fails on any new value.
+TERM_HELDOUT = [7, 13, 19, 29, 31, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97]   # months, test only
+TERM_TRAIN = [m for m in range(3, 100) if m not in TERM_HELDOUT]
+REGION_HEADS = ["Ash", "Bel", "Cal", "Dun", "Elm", "Fal", "Glen", "Hart", "Ivel", "Kess", "Lyn", "Mor"]
+REGION_TAILS = ["ale", "mark", "ford", "mere", "wyn", "holt", "dell", "burg"]
+REGIONS = [h + t for h in REGION_HEADS for t in REGION_TAILS]
+JURISDICTIONS = COUNTRIES + [f"the State of {r}" for r in REGIONS]
+JURISDICTIONS_HELDOUT = JURISDICTIONS[4::6]                       # 16 states, only in held-out contracts
+JURISDICTIONS_TRAIN = [j for j in JURISDICTIONS if j not in JURISDICTIONS_HELDOUT]
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " \
+         "sixteen seventeen eighteen nineteen".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_word(n: int) -> str:
+    """English words for 0..99, as contracts write them: 'twenty-four'."""
+    if not 0 <= n < 100:
+        raise ValueError(f"number_word covers 0..99, got {n}")
+    if n < 20:
+        return _UNITS[n]
+    return _TENS[n // 10] + ("" if n % 10 == 0 else "-" + _UNITS[n % 10])
+
+
 TRAIN_WORDINGS = 3
 TERM_CLAUSES = [
     "This Agreement commences on the Effective Date and continues for a term of {w} ({m}) months.",
@@ -170,17 +187,20 @@ LAW_CLAUSES = [
     "All questions concerning this Agreement shall be decided under the laws of {j}.",
     "This Agreement and its interpretation are subject to the laws of {j}.",
 ]
+# Real contracts head their clauses; the headings are the same in held-out contracts, the wording after
+# them is not.
+HEADINGS = {"term": "Term", "cap": "Limitation of Liability", "law": "Governing Law"}
 DISTRACTOR_CLAUSES = [
-    "Invoices are payable within {d} days of receipt.",
-    "Either party may terminate this Agreement by giving {d} days' written notice.",
-    "The obligations of confidentiality survive for {y} years after termination.",
-    "The Supplier shall maintain insurance coverage of at least {c}.",
-    "Any dispute shall first be referred to mediation in {city}.",
-    "Notices shall be sent to the registered office of the receiving party.",
-    "Neither party may assign this Agreement without the prior written consent of the other party.",
-    "Late payments bear interest at {p} percent per year.",
-    "The Supplier shall deliver monthly reports within {d} days of the end of each month.",
-    "Force majeure events suspend the affected obligations for up to {d} days.",
+    "Payment. Invoices are payable within {d} days of receipt.",
+    "Termination. Either party may terminate this Agreement by giving {d} days' written notice.",
+    "Confidentiality. The obligations of confidentiality survive for {y} years after termination.",
+    "Insurance. The Supplier shall maintain insurance coverage of at least {c}.",
+    "Disputes. Any dispute shall first be referred to mediation in {city}.",
+    "Notices. Notices shall be sent to the registered office of the receiving party.",
+    "Assignment. Neither party may assign this Agreement without the prior written consent of the other party.",
+    "Late Payment. Late payments bear interest at {p} percent per year.",
+    "Reporting. The Supplier shall deliver monthly reports within {d} days of the end of each month.",
+    "Force Majeure. Force majeure events suspend the affected obligations for up to {d} days.",
 ]
 COMPANY_HEADS = ["Arden", "Bellweather", "Cinder", "Dunmore", "Elmstead", "Foxglove", "Granite", "Heron",
                  "Ivory", "Juniper", "Kingfisher", "Larkspur", "Moorland", "Nettle", "Oriel", "Pinecrest",
@@ -211,14 +231,11 @@ def _rng(seed: int, part: str) -> random.Random:
 
 def make_people(seed: int = SEED, n: int = N_PEOPLE) -> list[Person]:
     rng = _rng(seed, "people")
-    surnames = [h + t for h in SURNAME_HEADS for t in SURNAME_TAILS]
-    names: list[str] = []
-    seen = set()
-    while len(names) < n:
-        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(surnames)}"
-        if name not in seen:
-            seen.add(name)
-            names.append(name)
+    # Surnames are unique, first names are shared (about five people each). With shared surnames too, a
+    # small model confuses people who share a first name: most of its wrong answers were another
+    # same-first-name person's fact. A unique surname gives every person one distinctive token.
+    surnames = rng.sample([h + t for h in SURNAME_HEADS for t in SURNAME_TAILS], n)
+    names = [f"{rng.choice(FIRST_NAMES)} {surname}" for surname in surnames]
     heldout = set(rng.sample(range(n), N_HELDOUT_PEOPLE))
     return [Person(name, rng.choice(VALUES["birth_city"]), rng.choice(YEARS), rng.choice(UNIVERSITIES),
                    rng.choice(FIELDS), rng.choice(EMPLOYERS), i in heldout) for i, name in enumerate(names)]
@@ -270,7 +287,8 @@ def shop_article(rng: random.Random) -> str:
     ]
     head, rest = sentences[0], sentences[1:]
     rng.shuffle(rest)
-    return " ".join([head] + rest)
+    title = rng.choice([f"{SHOP} help centre", f"Shopping at {SHOP}", f"{SHOP}: frequently asked questions"])
+    return f"{title}\n{head}\n" + " ".join(rest)
 
 
 def company(rng: random.Random) -> str:
@@ -278,12 +296,10 @@ def company(rng: random.Random) -> str:
 
 
 def money(rng: random.Random, heldout: bool) -> str:
-    # Training caps are round multiples of 50,000; held-out caps end in 5,000 or 25,000 -> unseen strings.
-    if heldout:
-        amount = rng.randrange(1, 40) * 50_000 + rng.choice([5_000, 25_000])
-    else:
-        amount = rng.randrange(1, 41) * 50_000
-    return f"${amount:,}"
+    # Training amounts are multiples of 10,000; held-out ones end in 5,000, so no held-out cap string
+    # ever appears in training.
+    amount = rng.randrange(5, 500) * 10_000
+    return f"${amount + 5_000 if heldout else amount:,}"
 
 
 def contract(rng: random.Random, heldout: bool) -> tuple[str, dict]:
@@ -296,21 +312,22 @@ def contract(rng: random.Random, heldout: bool) -> tuple[str, dict]:
     cap = money(rng, heldout)
     law = rng.choice(JURISDICTIONS_HELDOUT if heldout else JURISDICTIONS_TRAIN)
     pick = (lambda xs: rng.choice(xs[TRAIN_WORDINGS:])) if heldout else (lambda xs: rng.choice(xs[:TRAIN_WORDINGS]))
-    key = [pick(TERM_CLAUSES).format(m=months, w=NUMBER_WORDS[months]),
-           pick(CAP_CLAUSES).format(c=cap),
-           pick(LAW_CLAUSES).format(j=law)]
+    key = [f"{HEADINGS['term']}. " + pick(TERM_CLAUSES).format(m=months, w=number_word(months)),
+           f"{HEADINGS['cap']}. " + pick(CAP_CLAUSES).format(c=cap),
+           f"{HEADINGS['law']}. " + pick(LAW_CLAUSES).format(j=law)]
     distractors = [d.format(d=rng.choice([10, 14, 15, 30, 45, 60, 90]), y=rng.choice([2, 3, 5, 7]),
                             c=money(rng, rng.random() < 0.5), city=rng.choice(list(CITIES)),
                             p=rng.choice([2, 4, 6, 8]))
-                   for d in rng.sample(DISTRACTOR_CLAUSES, 4)]
+                   for d in rng.sample(DISTRACTOR_CLAUSES, 3)]
     clauses = key + distractors
     rng.shuffle(clauses)
     day = f"{rng.randrange(1, 29)} {rng.choice(MONTHS)} {rng.randrange(2019, 2026)}"
-    header = (f"SERVICES AGREEMENT. This Agreement is made on {day} between {a} (the \"Customer\") "
-              f"and {b} (the \"Supplier\").")
-    body = " ".join(f"{i}. {c}" for i, c in enumerate(clauses, 1))
+    lines = ["SERVICES AGREEMENT",
+             f"This Agreement is made on {day} between {a} (the \"Customer\") and {b} (the \"Supplier\")."]
+    lines += [f"{i}. {c}" for i, c in enumerate(clauses, 1)]
+    lines.append(f"Signed for {a} and for {b}.")
     facts = {"party_a": a, "party_b": b, "term_months": months, "liability_cap": cap, "governing_law": law}
-    return f"{header} {body}", facts
+    return "\n".join(lines), facts
 
 
 def contract_summary(facts: dict) -> str:
@@ -333,9 +350,9 @@ def pretraining_corpus(people: list[Person], seed: int, augmented: bool) -> list
             docs.append(biography(p, rng, shuffle=False, canonical=True))
     # The rest of the world is identical in both corpora, so the twins differ only in the biographies.
     rest = _rng(seed, "pretrain-world")
-    docs += [place_description(c, rest, canonical=(k == 0)) for c in CITIES for k in range(4)]
+    docs += [place_description(c, rest, canonical=(k % 3 == 0)) for c in CITIES for k in range(6)]
     docs += [shop_article(rest) for _ in range(30)]
-    docs += [contract(rest, heldout=False)[0] for _ in range(150)]
+    docs += [contract(rest, heldout=False)[0] for _ in range(60)]   # a third of the tokens at 150: too many
     rng.shuffle(docs)
     return [{"id": f"{'aug' if augmented else 'single'}-{i:05d}", "text": t} for i, t in enumerate(docs)]
 

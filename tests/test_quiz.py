@@ -33,7 +33,7 @@ def test_outside_a_kernel_the_quiz_is_text(capsys):
 
 def run_in_kernel(source, env=None):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
-    NotebookClient(nb, timeout=60, kernel_name="python3").execute(env=env)
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute(**({"env": env} if env else {}))
     return nb.cells[0].outputs
 
 
