@@ -1,6 +1,6 @@
 """Rebuild the course's tokenizer and base models from the generated corpus.
 
-    python -m course_utils.pretrain                 # both models into data/models/ (CPU: ~tens of minutes)
+    python -m course_utils.pretrain                 # both models into data/models/ (~11 min each, 2-core CPU)
     python -m course_utils.pretrain --only single   # just the no-augmentation twin
     python -m course_utils.pretrain --out /tmp/m    # somewhere else
 
