@@ -2,7 +2,6 @@
 import filecmp
 import json
 import re
-from pathlib import Path
 
 import pytest
 
