@@ -173,9 +173,10 @@ def check_loss_token_share(fn, tokenizer) -> None:
     name = getattr(fn, "__name__", "your function")
     for prompt, response in MASK_CASES:
         got = _call(fn, tokenizer, prompt, response, name=name)
-        p = len(tokenizer(prompt)["input_ids"])
-        r = len(tokenizer(response)["input_ids"])
-        want = (r + 1) / (p + r + 1)
+        enc = encode_example(tokenizer, prompt, response)
+        loss_tokens = sum(enc["response_mask"])                  # response tokens + EOS
+        p, r = len(enc["input_ids"]) - loss_tokens, loss_tokens - 1
+        want = loss_tokens / len(enc["input_ids"])
         try:
             got = float(got)
         except (TypeError, ValueError):

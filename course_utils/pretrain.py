@@ -70,7 +70,7 @@ def packed_blocks(texts: list[str], tok, block: int, generator: torch.Generator)
     return torch.tensor(ids[: n * block]).view(n, block)
 
 
-def pretrain_model(corpus: str, tok, out: Path, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
+def pretrain_model(corpus: str, tok, out: Path, *, steps: int = 2400, batch_size: int = 8, lr: float = 2e-3,
                    seed: int = 0, device=None, log_every: int = 100) -> dict:
     """Train a fresh GPT2LMHeadModel on one corpus ('augmented' or 'single') and save it to `out`."""
     seed_everything(seed)
@@ -81,7 +81,6 @@ def pretrain_model(corpus: str, tok, out: Path, *, steps: int, batch_size: int =
                         **MODEL_SHAPE)
     model = GPT2LMHeadModel(config).to(device)
     model.loss_type = "ForCausalLM"
-    hf_logging.set_verbosity_error()   # silences "pass an attention_mask": packed blocks hold no padding
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
@@ -131,6 +130,7 @@ def main(argv=None) -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--device", default=None)
     args = ap.parse_args(argv)
+    hf_logging.set_verbosity_error()   # silences "pass an attention_mask": packed blocks hold no padding
     out = args.out or data_dir() / "models"
     tok_dir = out / "tokenizer"
     tok = train_tokenizer(data_dir(), tok_dir) if not (tok_dir / "tokenizer.json").exists() else \

@@ -231,7 +231,7 @@ def _rng(seed: int, part: str) -> random.Random:
 
 def make_people(seed: int = SEED, n: int = N_PEOPLE) -> list[Person]:
     rng = _rng(seed, "people")
-    # Surnames are unique, first names are shared (about five people each). With shared surnames too, a
+    # Surnames are unique, first names are shared (about three people each). With shared surnames too, a
     # small model confuses people who share a first name: most of its wrong answers were another
     # same-first-name person's fact. A unique surname gives every person one distinctive token.
     surnames = rng.sample([h + t for h in SURNAME_HEADS for t in SURNAME_TAILS], n)
