@@ -199,3 +199,214 @@ def check_loss_token_share(fn, tokenizer) -> None:
         raise _fail(f"{name} returned {got:.4f}, expected {want:.4f} {prompt[-20:]!r} / {response!r}.",
                     "sum(response_mask) / len(input_ids) of the encoded example.")
     print(f"✓ {name} is right on {len(MASK_CASES)} examples.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise: one optimizer step of SFT (notebook 03)
+# ---------------------------------------------------------------------------------------------
+def reference_sft_step(model, batch, optimizer, scheduler, max_grad_norm: float = 1.0) -> float:
+    """forward -> response-masked loss -> backward -> clip -> AdamW step -> schedule step -> clear grads."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    loss = sft_loss(logits, batch["input_ids"], batch["response_mask"])
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+
+def _step_case(seed: int):
+    """A two-layer GPT-2, its optimizer and schedule, and two right-padded batches."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+    torch.manual_seed(seed)
+    config = GPT2Config(vocab_size=29, n_positions=16, n_embd=16, n_layer=2, n_head=2, bos_token_id=28,
+                        eos_token_id=28, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    model = GPT2LMHeadModel(config)
+    model.loss_type = "ForCausalLM"
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 / (s + 1))
+    g = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(2):
+        ids = torch.randint(0, 29, (3, 9), generator=g)
+        mask, attention = torch.zeros_like(ids), torch.zeros_like(ids)
+        for b, (prompt, response) in enumerate([(3, 5), (2, 2), (4, 4)]):
+            mask[b, prompt: prompt + response] = 1
+            attention[b, : prompt + response] = 1
+        batches.append({"input_ids": ids, "attention_mask": attention, "response_mask": mask})
+    return model, opt, sched, batches
+
+
+def _params(model) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _same(a, b, tol: float = 1e-5) -> bool:
+    return all(torch.allclose(x, y, atol=tol, rtol=tol) for x, y in zip(a, b))
+
+
+def _run_steps(step_fn, seed: int, n: int, name: str, max_grad_norm: float):
+    model, opt, sched, batches = _step_case(seed)
+    out = []
+    for batch in batches[:n]:
+        loss = _call(step_fn, model, batch, opt, sched, max_grad_norm, name=name) if name else \
+            step_fn(model, batch, opt, sched, max_grad_norm)
+        out.append((loss, _params(model), sched.get_last_lr()[0]))
+    return out
+
+
+def check_sft_step(fn) -> None:
+    """Check `fn(model, batch, optimizer, scheduler, max_grad_norm) -> float` against the reference step."""
+    name = getattr(fn, "__name__", "your function")
+    clip = 0.05    # small on purpose: a step without clipping moves the weights visibly differently
+    ref = _run_steps(reference_sft_step, 0, 2, "", clip)
+    got = _run_steps(fn, 0, 1, name, clip)
+    loss, params, lr = got[0]
+    if not isinstance(loss, float):
+        raise _fail(f"{name} returned {type(loss).__name__}, expected a Python float.",
+                    "return loss.item(): a float for logging (holding the tensor would keep the graph alive).")
+    if not math.isclose(loss, ref[0][0], rel_tol=1e-4):
+        model, _, _, batches = _step_case(0)
+        b = batches[0]
+        unmasked = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"], labels=b["input_ids"]).loss.item()
+        if math.isclose(loss, unmasked, rel_tol=1e-4):
+            raise _fail("the loss is computed on every token, prompt included.",
+                        "use sft_loss(logits, batch['input_ids'], batch['response_mask']), not model(labels=input_ids).")
+        raise _fail(f"the loss of the first step is {loss:.4f}, expected {ref[0][0]:.4f}.",
+                    "compute the loss before the optimizer step, with sft_loss on the model's logits "
+                    "(pass the attention mask to the model too).")
+    start = _params(_step_case(0)[0])
+    if _same(params, start, tol=0.0):
+        raise _fail("the weights did not change.", "call loss.backward() and then optimizer.step().")
+    if not _same(params, ref[0][1]):
+        no_clip = _run_steps(lambda m, b, o, s, _: reference_sft_step(m, b, o, s, 1e9), 0, 1, "", clip)
+        if _same(params, no_clip[0][1]):
+            raise _fail("the weights moved as if the gradient had not been clipped.",
+                        "call torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm) after "
+                        "backward() and before optimizer.step().")
+        raise _fail("after one step the weights differ from the reference step.",
+                    "the order is: forward, loss, backward, clip, optimizer.step(), scheduler.step(), zero_grad().")
+    if not math.isclose(lr, ref[0][2], rel_tol=1e-9):
+        raise _fail("the learning rate did not follow the schedule.",
+                    "call scheduler.step() once after every optimizer.step().")
+    two = _run_steps(fn, 0, 2, name, clip)
+    if not _same(two[1][1], ref[1][1]):
+        raise _fail("the second step is wrong although the first was right: gradients from step 1 leaked into step 2.",
+                    "clear them every step with optimizer.zero_grad() (PyTorch adds new gradients to old ones).")
+    print(f"{name} looks right: two steps match the reference (loss, clipping, schedule, cleared gradients).")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises of notebook 04: replay mixing, and a setting that keeps general knowledge
+# ---------------------------------------------------------------------------------------------
+def _toy_examples(prefix: str, n: int) -> list[dict]:
+    # Distinct ids per example; the first id says where it came from (1 = SFT, 2 = pre-training).
+    origin = 1 if prefix == "sft" else 2
+    return [{"input_ids": [origin, 1000 + i], "response_mask": [0, 1]} for i in range(n)]
+
+
+def _tag(e) -> str | None:
+    try:
+        origin, i = e["input_ids"][0], e["input_ids"][1]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return f"{'sft' if origin == 1 else 'pretrain'}{i}"
+
+
+def check_replay_mix(fn) -> None:
+    """Check `fn(sft_examples, replay_examples, share, seed) -> list` on toy examples."""
+    name = getattr(fn, "__name__", "your function")
+    sft, pool = _toy_examples("sft", 90), _toy_examples("pretrain", 500)
+    for share, expected in ((0.25, 30), (0.5, 90), (0.1, 10)):
+        mixed = _call(fn, list(sft), list(pool), share, 0, name=name)
+        if not isinstance(mixed, list):
+            raise _fail(f"{name} returned {type(mixed).__name__}, expected a list of examples.",
+                        "return the SFT examples and the replay examples together in one list.")
+        names = [_tag(e) for e in mixed]
+        kept = [n for n in names if n and n.startswith("sft")]
+        replay = [n for n in names if n and n.startswith("pretrain")]
+        if sorted(kept) != sorted(_tag(e) for e in sft):
+            raise _fail(f"with share={share} the SFT examples are not all kept exactly once "
+                        f"({len(kept)} of {len(sft)} found).",
+                        "keep every SFT example; replay is *added* to them.")
+        if len(replay) != expected:
+            got = len(replay) / max(1, len(mixed))
+            hint = ("the share is of the *final* set: k / (n + k) = share, so k = share * n / (1 - share)."
+                    if len(replay) == round(share * len(sft)) else
+                    "k replay examples for n SFT examples, with k / (n + k) = share; round k to a whole number.")
+            raise _fail(f"with share={share} and {len(sft)} SFT examples you added {len(replay)} replay examples "
+                        f"(share {got:.1%}); expected {expected}.", hint)
+        if len(set(replay)) != len(replay):
+            raise _fail("a replay document appears twice although the pool has enough documents.",
+                        "draw without replacement: random.Random(seed).sample(pool, k).")
+        if names[: len(sft)] == [_tag(e) for e in sft]:
+            raise _fail("the SFT examples all come first and the replay examples after them.",
+                        "shuffle the combined list, or most batches would hold only one kind of text.")
+    again = [_tag(e) for e in _call(fn, list(sft), list(pool), 0.25, 0, name=name)]
+    if again != [_tag(e) for e in _call(fn, list(sft), list(pool), 0.25, 0, name=name)]:
+        raise _fail("two calls with the same seed gave different mixes.",
+                    "use random.Random(seed) for every random choice, not the global random module.")
+    if sorted(_tag(e) for e in _call(fn, list(sft), list(pool), 0.0, 0, name=name)) != sorted(_tag(e) for e in sft):
+        raise _fail("share=0 should give back exactly the SFT examples.", "with share 0, k = 0.")
+    print(f"{name} looks right: exact shares 10%, 25% and 50%, every SFT example kept, no repeats, shuffled, seeded.")
+
+
+def check_forgetting_setting(fn, base_model, tokenizer, base_facts: float, task_target: float, sticks=None) -> None:
+    """Run the setting `fn()` returns ({"replay_share": ..., and optionally "lr", "steps"}) and check it
+    keeps >= 90% of the base model's fact accuracy while reaching `task_target` on support prompts."""
+    from .forgetting import DEFAULTS, Yardsticks, support_sft_run
+    name = getattr(fn, "__name__", "your function")
+    setting = _call(fn, name=name)
+    if not isinstance(setting, dict) or "replay_share" not in setting:
+        raise _fail(f"{name} should return a dict such as {{'replay_share': 0.2}}, got {setting!r}.",
+                    "return a dict with the key 'replay_share' (and optionally 'lr').")
+    unknown = set(setting) - {"replay_share", "lr"}
+    if unknown:
+        raise _fail(f"unknown keys {sorted(unknown)} in the setting.",
+                    "the budget is fixed (steps, batch size); you choose 'replay_share' and optionally 'lr'.")
+    result = support_sft_run(base_model, tokenizer, sticks or Yardsticks.build(), replay_share=setting["replay_share"],
+                             lr=setting.get("lr", DEFAULTS["lr"]))
+    kept = result.facts / base_facts
+    print(f"your setting {setting}: fact accuracy {result.facts:.1%} ({kept:.0%} of the base model's), "
+          f"support {result.support:.1%}")
+    if kept < 0.9:
+        raise _fail(f"this setting keeps only {kept:.0%} of the base model's fact accuracy (needed: 90%).",
+                    "more replay, or a lower learning rate, forgets less.")
+    if result.support < task_target:
+        raise _fail(f"support score {result.support:.1%} is below the target {task_target:.0%}.",
+                    "too much replay or too low a learning rate leaves too little of the budget for the task.")
+    print("Setting accepted: general knowledge kept and the task learned.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise of notebook 05: hold out whole people, not rows
+# ---------------------------------------------------------------------------------------------
+def check_people_split(fn) -> None:
+    """Check `fn(rows, n_test_people, seed) -> (train_rows, test_rows)` on toy QA rows."""
+    name = getattr(fn, "__name__", "your function")
+    rows = [{"id": f"r{i}", "person": f"P{i // 5:02d}", "attribute": i % 5} for i in range(200)]   # 40 people
+    out = _call(fn, list(rows), 8, 0, name=name)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise _fail(f"{name} should return a pair (train_rows, test_rows), got {type(out).__name__}.",
+                    "return train, test")
+    train, test = out
+    train_ids, test_ids = [r["id"] for r in train], [r["id"] for r in test]
+    if sorted(train_ids + test_ids) != sorted(r["id"] for r in rows):
+        raise _fail("the two parts together are not exactly the rows you were given (rows lost or repeated).",
+                    "every row goes to exactly one side.")
+    train_people, test_people = {r["person"] for r in train}, {r["person"] for r in test}
+    if train_people & test_people:
+        raise _fail(f"{len(train_people & test_people)} people appear on both sides, e.g. "
+                    f"{sorted(train_people & test_people)[0]}: that is a row split, and it leaks.",
+                    "choose the test *people* first, then send every row of theirs to the test side.")
+    if len(test_people) != 8:
+        raise _fail(f"the test side holds {len(test_people)} people, expected 8.", "sample exactly n_test_people people.")
+    other = {r["person"] for r in _call(fn, list(rows), 8, 1, name=name)[1]}
+    same = {r["person"] for r in _call(fn, list(rows), 8, 0, name=name)[1]}
+    if same != test_people:
+        raise _fail("two calls with the same seed held out different people.", "use random.Random(seed).")
+    if other == test_people:
+        raise _fail("a different seed held out the same people: the choice is not random.",
+                    "sample the people with random.Random(seed).sample(sorted(people), n_test_people).")
+    print(f"{name} looks right: whole people held out, nothing lost, seeded.")

@@ -40,6 +40,16 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return dev
 
 
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with bf16 matrix units (Intel AMX): there bf16 autocast trains about 1.5-2x faster
+    than float32. On other CPUs bf16 is emulated and slower, so the course keeps float32 there."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool(probe()) if probe is not None else False
+    except Exception:  # a private probe: if it changes, fall back to float32
+        return False
+
+
 def seed_everything(seed: int = 0) -> None:
     """Seed Python, torch (CPU and CUDA) so a notebook prints the same numbers on every run."""
     random.seed(seed)

@@ -23,12 +23,17 @@ from .data import format_prompt, load_eval
 # ---------------------------------------------------------------------------------------------
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 32,
-             progress: bool = False) -> list[str]:
-    """Greedy continuations of raw text prompts (no template added), cut at the first EOS.
+             progress: bool = False, temperature: float | None = None, seed: int = 0) -> list[str]:
+    """Continuations of raw text prompts (no template added), cut at the first EOS.
 
     A plain loop rather than `model.generate`, so what decoding does is visible: left-pad the batch,
-    append the arg-max token, stop when every row has produced EOS.
+    append the next token, stop when every row has produced EOS. The next token is the arg-max
+    (greedy, the default), or, with `temperature`, a sample from softmax(logits / temperature) drawn
+    with a generator seeded by `seed`, so sampled replies are reproducible too.
     """
+    if temperature is not None and temperature <= 0:
+        raise ValueError(f"temperature must be > 0 (or None for greedy decoding), got {temperature}")
+    sampler = torch.Generator(device=next(model.parameters()).device).manual_seed(seed) if temperature else None
     if isinstance(prompts, str):
         raise TypeError("generate() takes a list of prompts; wrap a single prompt in a list")
     device = next(model.parameters()).device
@@ -63,7 +68,11 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, bat
             out = model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos, past_key_values=past,
                         use_cache=True)
             past = out.past_key_values
-            token = out.logits[:, -1].argmax(-1)
+            if sampler is None:
+                token = out.logits[:, -1].argmax(-1)
+            else:
+                probs = torch.softmax(out.logits[:, -1].float() / temperature, dim=-1)
+                token = torch.multinomial(probs, 1, generator=sampler).squeeze(-1)
             token = torch.where(done, torch.full_like(token, eos), token)
             new = torch.cat([new, token[:, None]], dim=1)
             done |= token == eos
@@ -82,9 +91,10 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, bat
 
 
 def reply(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 32,
-          progress: bool = False) -> list[str]:
-    """Greedy replies to raw user prompts, wrapped in the SFT instruction template."""
-    return generate(model, tokenizer, [format_prompt(p) for p in prompts], max_new_tokens, batch_size, progress)
+          progress: bool = False, temperature: float | None = None, seed: int = 0) -> list[str]:
+    """Replies to raw user prompts, wrapped in the SFT instruction template (greedy unless `temperature`)."""
+    return generate(model, tokenizer, [format_prompt(p) for p in prompts], max_new_tokens, batch_size, progress,
+                    temperature, seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,9 +160,11 @@ def perplexity(model, tokenizer, texts: list[str] | None = None, batch_size: int
 # ---------------------------------------------------------------------------------------------
 # Task scorers: each takes a generated reply and the data row it answers.
 # ---------------------------------------------------------------------------------------------
-def score_qa(reply_text: str, row: dict) -> bool:
-    """Right when the reply names the right value and no other value of that attribute."""
-    others = [v for v in world.VALUES[row["attribute"]] if v != row["answer"]]
+def score_qa(reply_text: str, row: dict, options: list[str] | None = None) -> bool:
+    """Right when the reply names the right value and no other value of that attribute (or of
+    `options`, for questions about something other than people)."""
+    options = world.VALUES[row["attribute"]] if options is None else options
+    others = [v for v in options if v != row["answer"]]
     return _mentions(reply_text, row["answer"]) and not any(_mentions(reply_text, v) for v in others)
 
 

@@ -5,7 +5,10 @@ What it does that a naive loop gets wrong:
   *whole* optimizer step, so k micro-batches give exactly the gradient of one k-times-larger batch
   (averaging micro-batch means over-weights short responses: the 2024 transformers bug);
 - length-grouped batches with dynamic padding, so little compute is spent on padding (reported);
-- bf16 autocast on GPUs that support it (fp16 with a gradient scaler otherwise), float32 on CPU;
+- bf16 autocast on GPUs that support it (fp16 with a gradient scaler otherwise); on CPUs with bf16
+  matrix units (AMX) too, float32 on other CPUs;
+- logits only where the loss reads them (`response_logits`): the vocabulary projection of prompt
+  positions is skipped;
 - no host-device synchronisation per step: losses are read back only every `log_every` steps.
 """
 from __future__ import annotations
@@ -20,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .encode import collate
-from .env import pick_device
+from .env import cpu_has_fast_bf16, pick_device
 from .loss import count_loss_tokens, sft_loss
 
 
@@ -52,13 +55,40 @@ def _as_rows(data) -> list[dict]:
 
 
 def _autocast_dtype(device: torch.device, amp) -> torch.dtype | None:
-    if amp is False or device.type != "cuda":
+    if amp is False or amp == "off":
+        return None
+    if device.type == "cpu":
+        # Auto: bf16 only where the CPU has bf16 matrix units (AMX); elsewhere it is emulated and slower.
+        if amp in ("bf16", torch.bfloat16) or (amp in (None, True) and cpu_has_fast_bf16()):
+            return torch.bfloat16
+        if amp in (None, True):
+            return None
+        raise ValueError(f"amp={amp!r} on the CPU: use None (auto), False (float32) or 'bf16'")
+    if device.type != "cuda":
         return None
     if amp in ("fp16", torch.float16):
         return torch.float16
     if amp in (None, True, "bf16", torch.bfloat16):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     raise ValueError(f"amp={amp!r}: use None (auto), False, 'bf16' or 'fp16'")
+
+
+def response_logits(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits for the positions the loss reads, and the matching slices of input_ids and response_mask.
+
+    The language-model head (a 192 x 4,096 matrix for gpt2-tiny, 768 x 50,257 for GPT-2) and the
+    log-softmax over the vocabulary cost as much as several transformer layers, yet the SFT loss only
+    reads the logits that predict response tokens. Hugging Face causal LMs take `logits_to_keep=k` (the
+    last k positions), so we keep from the position before the batch's earliest response token onward.
+    The loss and its gradients are exactly those of the full logits (tests/test_train.py checks it).
+    """
+    ids, mask = batch["input_ids"], batch["response_mask"]
+    T = ids.shape[1]
+    has = mask.any(dim=1)
+    first = int(mask[has].float().argmax(dim=1).min()) if bool(has.any()) else T - 1   # earliest response token
+    keep = min(T, T - first + 1)
+    logits = model(input_ids=ids, attention_mask=batch["attention_mask"], logits_to_keep=keep).logits
+    return logits, ids[:, T - keep:], mask[:, T - keep:]
 
 
 @torch.no_grad()
@@ -71,8 +101,8 @@ def validation_loss(model, data, pad_token_id: int, batch_size: int = 32, device
     total, count = 0.0, 0
     for s in range(0, len(rows), batch_size):
         batch = {k: v.to(device) for k, v in collate(rows[s: s + batch_size], pad_token_id).items()}
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        total += sft_loss(logits, batch["input_ids"], batch["response_mask"], normalize="sum").item()
+        logits, ids, mask = response_logits(model, batch)
+        total += sft_loss(logits, ids, mask, normalize="sum").item()
         count += int(count_loss_tokens(batch["response_mask"]))
     if was_training:
         model.train()
@@ -152,8 +182,8 @@ def train_sft(model, train_data, *, pad_token_id: int, epochs: float = 1.0, max_
             history["padded_tokens"] += b["input_ids"].numel()
             b = {k: v.to(device, non_blocking=True) for k, v in b.items()}
             with torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext():
-                logits = forward(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
-            loss = sft_loss(logits, b["input_ids"], b["response_mask"], normalize=step_tokens)
+                logits, ids, mask = response_logits(forward, b)
+            loss = sft_loss(logits, ids, mask, normalize=step_tokens)
             (scaler.scale(loss) if scaler else loss).backward()
             running += loss.detach()
         history["response_tokens"] += int(step_tokens)

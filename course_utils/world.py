@@ -141,8 +141,12 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 # clauses carry look-alike numbers (days, years, dollar amounts, places) that a summary must ignore.
 # Wordings after the first TRAIN_WORDINGS of each list appear only in held-out contracts.
 # ---------------------------------------------------------------------------------------------
-# Values must be *diverse* in training: with a handful of terms or jurisdictions a small model learns to
-# pick one from the list instead of copying it from the contract, and then fails on any new value.
+# Pre-training contracts draw from wide value ranges. The SFT contracts are a firm's book: the handful of
+# terms, jurisdictions and caps its agreements actually use. Measured on gpt2-tiny: with the book's
+# values, 700 mixed SFT steps (about a CPU minute) summarise new contracts ~100% right; with wide ranges
+# (79 terms, 84 jurisdictions, ~500 caps) the model first has to learn to *copy* an arbitrary value out
+# of the context, which took 500 to 900+ contract-only steps and sometimes did not happen at all in
+# that budget. `test_novel` keeps the wide, never-seen values and wordings: the limit notebook 03 shows.
 TERM_HELDOUT = [7, 13, 19, 29, 31, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97]   # months, test only
 TERM_TRAIN = [m for m in range(3, 100) if m not in TERM_HELDOUT]
 REGION_HEADS = ["Ash", "Bel", "Cal", "Dun", "Elm", "Fal", "Glen", "Hart", "Ivel", "Kess", "Lyn", "Mor"]
@@ -151,6 +155,9 @@ REGIONS = [h + t for h in REGION_HEADS for t in REGION_TAILS]
 JURISDICTIONS = COUNTRIES + [f"the State of {r}" for r in REGIONS]
 JURISDICTIONS_HELDOUT = JURISDICTIONS[4::6]                       # 16 states, only in held-out contracts
 JURISDICTIONS_TRAIN = [j for j in JURISDICTIONS if j not in JURISDICTIONS_HELDOUT]
+BOOK_TERMS = [6, 12, 18, 24, 30, 36, 48, 60, 72, 84]                 # months
+BOOK_JURISDICTIONS = COUNTRIES + [JURISDICTIONS_TRAIN[i] for i in range(4, 84, 10)]   # 4 countries, 8 states
+BOOK_CAPS = [f"${a:,}" for a in range(250_000, 12_250_000, 250_000)]    # 48 amounts, multiples of 250,000
 _UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " \
          "sixteen seventeen eighteen nineteen".split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
@@ -302,15 +309,18 @@ def money(rng: random.Random, heldout: bool) -> str:
     return f"${amount + 5_000 if heldout else amount:,}"
 
 
-def contract(rng: random.Random, heldout: bool) -> tuple[str, dict]:
-    """One contract and its key facts. Held-out contracts use unseen term lengths, cap amounts,
-    jurisdictions and clause wordings."""
+def contract(rng: random.Random, heldout: bool, book: bool = False) -> tuple[str, dict]:
+    """One contract and its key facts. `heldout`: unseen term lengths, cap amounts, jurisdictions and
+    clause wordings. `book`: values from the firm's book (BOOK_*), training wordings."""
     a, b = company(rng), company(rng)
     while b == a:
         b = company(rng)
-    months = rng.choice(TERM_HELDOUT if heldout else TERM_TRAIN)
-    cap = money(rng, heldout)
-    law = rng.choice(JURISDICTIONS_HELDOUT if heldout else JURISDICTIONS_TRAIN)
+    if book:
+        months, cap, law = rng.choice(BOOK_TERMS), rng.choice(BOOK_CAPS), rng.choice(BOOK_JURISDICTIONS)
+    else:
+        months = rng.choice(TERM_HELDOUT if heldout else TERM_TRAIN)
+        cap = money(rng, heldout)
+        law = rng.choice(JURISDICTIONS_HELDOUT if heldout else JURISDICTIONS_TRAIN)
     pick = (lambda xs: rng.choice(xs[TRAIN_WORDINGS:])) if heldout else (lambda xs: rng.choice(xs[:TRAIN_WORDINGS]))
     key = [f"{HEADINGS['term']}. " + pick(TERM_CLAUSES).format(m=months, w=number_word(months)),
            f"{HEADINGS['cap']}. " + pick(CAP_CLAUSES).format(c=cap),
@@ -454,40 +464,45 @@ def _order(rng: random.Random, people: list[Person], intent: str) -> dict:
 
 
 def support_reply(intent: str, o: dict) -> tuple[str, list[str], list[str]]:
-    """The policy-correct reply, the facts it must contain and phrases it must not contain."""
-    p, oid, item = POLICY, o["order_id"], o["item"]
+    """The policy-correct reply, the facts it must contain and phrases it must not contain.
+
+    A reply names the item and applies the policy to the order's status. It does not repeat the order
+    number or the day count: copying an arbitrary 5-digit id out of the prompt is a skill a 2.6M model
+    only acquires after thousands of examples (see the contracts note above), and the lesson of the
+    support notebooks is the policy, not copying."""
+    p, item = POLICY, o["item"]
     if intent == "where_is_order":
         if o["status"] == "processing":
-            return (f"Your order {oid} ({item}) is still being prepared and has not shipped yet. "
+            return (f"Your {item} is still being prepared and has not shipped yet. "
                     f"Standard shipping takes {p['standard_days']} once it leaves our warehouse.",
-                    [oid, "not shipped", p["standard_days"]], [])
+                    [item, "not shipped", p["standard_days"]], ["has shipped", "was delivered"])
         if o["status"] == "shipped":
-            return (f"Your order {oid} ({item}) shipped {o['days']} days ago. "
+            return (f"Your {item} has shipped and is on its way. "
                     f"Standard shipping takes {p['standard_days']}, so it should arrive soon.",
-                    [oid, f"shipped {o['days']} days ago"], [])
-        return (f"Your order {oid} ({item}) was delivered {o['days']} days ago. "
+                    [item, "has shipped"], ["not shipped", "was delivered"])
+        return (f"Our courier says your {item} was delivered. "
                 f"If you cannot find it, please check with your neighbours and let us know.",
-                [oid, f"delivered {o['days']} days ago"], [])
+                [item, "was delivered"], ["not shipped", "has shipped"])
     if intent == "refund":
         if o["days"] <= p["refund_days"]:
-            return (f"Your order {oid} ({item}) was delivered {o['days']} days ago, which is within our "
-                    f"{p['refund_days']}-day refund window, so it is eligible for a refund. "
-                    f"I have emailed you a return label.", [oid, "is eligible", f"{p['refund_days']}-day"], ["not eligible"])
-        return (f"I'm sorry, your order {oid} ({item}) was delivered {o['days']} days ago, which is outside our "
+            return (f"Your {item} was delivered within our {p['refund_days']}-day refund window, so it is "
+                    f"eligible for a refund. I have emailed you a return label.",
+                    [item, "is eligible", f"{p['refund_days']}-day"], ["not eligible"])
+        return (f"I'm sorry, your {item} was delivered more than {p['refund_days']} days ago, outside our "
                 f"{p['refund_days']}-day refund window, so it is not eligible for a refund.",
-                [oid, "not eligible", f"{p['refund_days']}-day"], ["is eligible"])
+                [item, "not eligible", f"{p['refund_days']}-day"], ["is eligible"])
     if intent == "cancel":
         if o["status"] == "processing":
-            return (f"Your order {oid} ({item}) has not shipped yet, so I have cancelled it. "
+            return (f"Your {item} has not shipped yet, so I have cancelled it. "
                     f"You will receive a full refund to your original payment method.",
-                    [oid, "cancelled it"], ["cannot be cancelled"])
-        return (f"Your order {oid} ({item}) has already shipped, so it cannot be cancelled. "
+                    [item, "cancelled it"], ["cannot be cancelled"])
+        return (f"Your {item} has already shipped, so it cannot be cancelled. "
                 f"Once it arrives you can return it within {p['refund_days']} days for a refund.",
-                [oid, "cannot be cancelled", f"{p['refund_days']} days"], ["cancelled it"])
+                [item, "cannot be cancelled", f"{p['refund_days']} days"], ["cancelled it"])
     if intent == "damaged":
         return (f"I'm sorry your {item} arrived damaged. Because you reported it within "
-                f"{p['damage_report_days']} days, we will send a free replacement for order {oid}. "
-                f"There is no need to return the damaged item.", [oid, "free replacement"], [])
+                f"{p['damage_report_days']} days, we will send a free replacement. "
+                f"There is no need to return the damaged item.", [item, "free replacement"], [])
     if intent == "shipping_time":
         return (f"Standard shipping takes {p['standard_days']} and express shipping takes {p['express_days']}. "
                 f"Standard shipping is free on orders over {p['free_shipping_over']}.",
@@ -547,12 +562,14 @@ def support_sets(people: list[Person], seed: int) -> tuple[list[dict], list[dict
 
 
 def contract_set(seed: int) -> list[dict]:
+    """The firm's contracts: train/validation/test are different documents with the book's values;
+    test_novel has values and clause wordings that no SFT contract uses."""
     rng = _rng(seed, "contracts")
-    sizes = {"train": 4000, "validation": 200, "test": 300}
+    sizes = {"train": 4000, "validation": 200, "test": 300, "test_novel": 300}
     rows = []
     for split, n in sizes.items():
         for _ in range(n):
-            text, facts = contract(rng, heldout=(split == "test"))
+            text, facts = contract(rng, heldout=(split == "test_novel"), book=(split != "test_novel"))
             rows.append({"id": f"contracts-{len(rows):05d}", "task": "contracts", "split": split,
                          "prompt": f"Summarize the term, liability cap and governing law of this contract.\n\n{text}",
                          "response": contract_summary(facts), **facts})

@@ -109,3 +109,58 @@ def test_every_wrong_mask_is_rejected_with_its_name(mistake, tokenizer):
         return out
     with pytest.raises(CheckFailed, match=WRONG_MASKS[mistake]):
         check_response_mask(wrong, tokenizer)
+
+
+# ---- the training-step exercise of notebook 03 ------------------------------------------------------
+def _step(model, batch, opt, sched, max_grad_norm=1.0, *, clip=True, zero=True, schedule=True, masked=True,
+          step=True, as_float=True):
+    from course_utils.loss import sft_loss
+    if masked:
+        loss = sft_loss(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                        batch["input_ids"], batch["response_mask"])
+    else:
+        loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["input_ids"]).loss
+    loss.backward()
+    if clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    if step:
+        opt.step()
+    if schedule and step:
+        sched.step()
+    if zero:
+        opt.zero_grad()
+    return loss.item() if as_float else loss
+
+
+def test_step_checker_accepts_a_right_step_with_zero_grad_first_or_last(capsys):
+    from course_utils.checks import check_sft_step
+
+    def zero_first(model, batch, opt, sched, max_grad_norm=1.0):
+        opt.zero_grad()
+        return _step(model, batch, opt, sched, max_grad_norm, zero=False)
+    check_sft_step(lambda *a: _step(*a))
+    check_sft_step(zero_first)
+    assert capsys.readouterr().out.count("looks right") == 2
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    ({"clip": False}, "not been clipped"),
+    ({"zero": False}, "leaked into step 2"),
+    ({"schedule": False}, "did not follow the schedule"),
+    ({"masked": False}, "prompt included"),
+    ({"step": False}, "did not change"),
+    ({"as_float": False}, "expected a Python float"),
+])
+def test_step_checker_names_each_mistake(mistake, expected):
+    from course_utils.checks import check_sft_step
+    with pytest.raises(CheckFailed, match=expected):
+        check_sft_step(lambda *a: _step(*a, **mistake))
+
+
+def test_step_checker_reports_an_unwritten_stub():
+    from course_utils.checks import check_sft_step
+
+    def sft_step(model, batch, optimizer, scheduler, max_grad_norm=1.0):
+        raise NotImplementedError
+    with pytest.raises(CheckFailed, match="not written yet"):
+        check_sft_step(sft_step)

@@ -6,7 +6,9 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from course_utils.encode import encode_example
-from course_utils.train import length_grouped_batches, train_sft, validation_loss
+from course_utils.encode import collate
+from course_utils.loss import sft_loss
+from course_utils.train import _autocast_dtype, length_grouped_batches, response_logits, train_sft, validation_loss
 
 
 def examples(tok, n=8):
@@ -22,7 +24,7 @@ def test_loss_goes_down_on_a_tiny_run(tiny_model, tokenizer):
     data = examples(tokenizer, 16)
     before = validation_loss(tiny_model, data, tokenizer.eos_token_id)
     history = train_sft(tiny_model, data, pad_token_id=tokenizer.eos_token_id, max_steps=40, batch_size=8,
-                        lr=3e-3, log_every=5, eval_data=data, progress=False, device="cpu")
+                        lr=3e-3, log_every=5, eval_data=data, progress=False, device="cpu", amp=False)
     after = validation_loss(tiny_model, data, tokenizer.eos_token_id)
     assert after < 0.7 * before, (before, after)
     assert history["train_loss"][-1] < history["train_loss"][0]
@@ -40,7 +42,7 @@ def gradients_at_first_step(model, data, **kw):
             seen.update({n: p.grad.detach().clone() for n, p in model.named_parameters()})
     handle = register_optimizer_step_pre_hook(grab)
     try:
-        train_sft(model, data, max_steps=1, progress=False, device="cpu", group_by_length=False, **kw)
+        train_sft(model, data, max_steps=1, progress=False, device="cpu", group_by_length=False, amp=False, **kw)
     finally:
         handle.remove()
     return seen
@@ -86,3 +88,56 @@ def test_amp_path_runs_on_cuda(tiny_model, tokenizer):
                         lr=3e-3, device="cuda", progress=False)
     assert history["amp"] in ("bfloat16", "float16")
     assert history["train_loss"][-1] < history["train_loss"][0]
+
+
+def test_trimmed_logits_give_exactly_the_full_loss_and_gradients(tiny_model, tokenizer):
+    batch = collate(examples(tokenizer, 6), tokenizer.eos_token_id)
+    full = sft_loss(tiny_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                    batch["input_ids"], batch["response_mask"])
+    full.backward()
+    full_grads = [p.grad.clone() for p in tiny_model.parameters()]
+    tiny_model.zero_grad()
+    logits, ids, mask = response_logits(tiny_model, batch)
+    assert logits.shape[1] < batch["input_ids"].shape[1], "prompt positions should have been skipped"
+    trimmed = sft_loss(logits, ids, mask)
+    trimmed.backward()
+    assert torch.allclose(trimmed, full, atol=1e-6)
+    for g, p in zip(full_grads, tiny_model.parameters()):
+        assert torch.allclose(g, p.grad, atol=1e-6)
+    empty = dict(batch, response_mask=torch.zeros_like(batch["response_mask"]))
+    assert sft_loss(*response_logits(tiny_model, empty)).item() == 0.0
+
+
+def test_cpu_autocast_choice(monkeypatch):
+    import course_utils.train as train
+    cpu = torch.device("cpu")
+    assert _autocast_dtype(cpu, False) is None and _autocast_dtype(cpu, "bf16") == torch.bfloat16
+    monkeypatch.setattr(train, "cpu_has_fast_bf16", lambda: True)
+    assert _autocast_dtype(cpu, None) == torch.bfloat16
+    monkeypatch.setattr(train, "cpu_has_fast_bf16", lambda: False)
+    assert _autocast_dtype(cpu, None) is None
+    with pytest.raises(ValueError, match="on the CPU"):
+        _autocast_dtype(cpu, "fp16")
+
+
+def test_bf16_on_cpu_trains(tiny_model, tokenizer):
+    data = examples(tokenizer, 16)
+    history = train_sft(tiny_model, data, pad_token_id=tokenizer.eos_token_id, max_steps=30, batch_size=8,
+                        lr=3e-3, log_every=5, device="cpu", amp="bf16", progress=False)
+    assert history["amp"] == "bfloat16"
+    assert history["train_loss"][-1] < 0.7 * history["train_loss"][0]
+
+
+def test_fine_tuned_checkpoint_reloads_to_identical_outputs(tiny_model, tokenizer, tmp_path):
+    from course_utils.evaluate import generate
+    from course_utils.models import load_model, save_model
+    train_sft(tiny_model, examples(tokenizer, 16), pad_token_id=tokenizer.eos_token_id, max_steps=10,
+              batch_size=8, lr=3e-3, device="cpu", progress=False)
+    again, tok2 = load_model(save_model(tiny_model, tokenizer, tmp_path / "ft"), device="cpu")
+    batch = collate(examples(tokenizer, 4), tokenizer.eos_token_id)
+    with torch.no_grad():
+        a = tiny_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        b = again(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert torch.equal(a, b)
+    prompts = ["Repeat: red blue\n", "Repeat: tall\n"]
+    assert generate(tiny_model, tokenizer, prompts, max_new_tokens=6) == generate(again, tok2, prompts, max_new_tokens=6)

@@ -82,17 +82,28 @@ def test_qa_splits_hold_out_people_and_phrasings():
     assert len(train) >= 5000
 
 
-def test_contract_test_set_has_unseen_values_and_wordings():
-    train, test = read("sft/contracts/train.jsonl"), read("sft/contracts/test.jsonl")
-    assert len(train) >= 3000
-    assert not {r["term_months"] for r in train} & {r["term_months"] for r in test}
-    assert not {r["liability_cap"] for r in train} & {r["liability_cap"] for r in test}
-    assert not {r["governing_law"] for r in train} & {r["governing_law"] for r in test}
+def test_contract_novel_set_has_unseen_values_and_wordings():
+    train, novel = read("sft/contracts/train.jsonl"), read("sft/contracts/test_novel.jsonl")
+    assert len(train) >= 3000 and len(novel) >= 200
+    assert not {r["term_months"] for r in train} & {r["term_months"] for r in novel}
+    assert not {r["liability_cap"] for r in train} & {r["liability_cap"] for r in novel}
+    assert not {r["governing_law"] for r in train} & {r["governing_law"] for r in novel}
     held_clauses = [c.split("{")[0] for c in world.TERM_CLAUSES[world.TRAIN_WORDINGS:]]
     assert not any(c in r["prompt"] for r in train for c in held_clauses)
-    for r in test:
+    assert all(any(c in r["prompt"] for c in held_clauses) for r in novel)
+    for r in novel:
         assert str(r["term_months"]) in r["prompt"] and r["liability_cap"] in r["prompt"]
         assert r["governing_law"] in r["prompt"]
+
+
+def test_contract_test_set_is_new_documents_with_the_books_values():
+    train, test = read("sft/contracts/train.jsonl"), read("sft/contracts/test.jsonl")
+    assert not {r["prompt"] for r in train} & {r["prompt"] for r in test}, "a test contract appears in training"
+    for field, book in (("term_months", world.BOOK_TERMS), ("liability_cap", world.BOOK_CAPS),
+                        ("governing_law", world.BOOK_JURISDICTIONS)):
+        assert {r[field] for r in train} == {r[field] for r in test} == set(book), field
+    for r in test:
+        assert r["liability_cap"] in r["prompt"] and r["governing_law"] in r["prompt"]
 
 
 def test_support_replies_follow_the_policy_and_taint_is_marked():

@@ -1,0 +1,77 @@
+"""Measuring what SFT buys beyond its examples (notebook 05).
+
+One question-answering SFT run, then accuracy on prompts that differ from the training set in one way
+each: a held-out phrasing of the question, a person never asked about in SFT (but present in
+pre-training), or a different task altogether. `qa_sft_run` trains a fresh copy of a base model on a
+chosen subset of the QA training set; `qa_accuracy` scores greedy replies with the QA scorer.
+"""
+from __future__ import annotations
+
+import copy
+import random
+
+from . import world
+from .data import load_sft, load_world
+from .encode import encode_sft
+from .evaluate import reply, score_qa, task_score
+from .train import train_sft
+
+DEFAULTS = {"steps": 150, "batch_size": 16, "lr": 1e-3}
+
+
+def sample_rows(task: str, split: str, n: int, seed: int = 0) -> list[dict]:
+    """A fixed random sample of a split (the whole split when n is larger)."""
+    rows = load_sft(task, split).to_list()
+    return rows if n >= len(rows) else random.Random(seed).sample(rows, n)
+
+
+def qa_subset(n_examples: int | None = None, phrasings: int | None = None, seed: int = 0) -> list[dict]:
+    """QA training rows: only the first `phrasings` question wordings of each attribute, then a random
+    `n_examples` of those. Both None: the whole training set."""
+    rows = load_sft("qa", "train").to_list()
+    if phrasings is not None:
+        if not 1 <= phrasings <= world.QA_TRAIN_PHRASINGS:
+            raise ValueError(f"phrasings must be in 1..{world.QA_TRAIN_PHRASINGS}, got {phrasings}")
+        rows = [r for r in rows if r["phrasing"] < phrasings]
+    if n_examples is not None:
+        if n_examples > len(rows):
+            raise ValueError(f"asked for {n_examples} examples but only {len(rows)} rows match")
+        rows = random.Random(seed).sample(rows, n_examples)
+    return rows
+
+
+def qa_sft_run(base_model, tokenizer, rows: list[dict], seed: int = 0, progress: bool = False, **train_kw):
+    """Fine-tune a copy of `base_model` on QA rows for a fixed budget of steps; return (model, history)."""
+    import datasets
+    kw = {**DEFAULTS, **train_kw}
+    model = copy.deepcopy(base_model)
+    encoded = encode_sft(datasets.Dataset.from_list([{"prompt": r["prompt"], "response": r["response"],
+                                                      "id": r["id"]} for r in rows]), tokenizer)
+    history = train_sft(model, encoded, pad_token_id=tokenizer.eos_token_id, max_steps=kw["steps"],
+                        batch_size=kw["batch_size"], lr=kw["lr"], seed=seed, progress=progress)
+    return model, history
+
+
+def qa_accuracy(model, tokenizer, rows: list[dict]) -> float:
+    return task_score(model, tokenizer, rows, task="qa", max_new_tokens=16, batch_size=64)["score"]
+
+
+def place_questions() -> list[dict]:
+    """Across-task probe: questions about the world's *cities* (QA SFT only asks about people). The
+    facts were in pre-training; the question type never was in SFT."""
+    rows = []
+    for p in load_world("places"):
+        rows.append({"prompt": f"Which country is {p['city']} in?", "answer": p["country"],
+                     "options": world.COUNTRIES})
+        rows.append({"prompt": f"What is {p['city']} famous for?", "answer": p["known_for"],
+                     "options": sorted({v[1] for v in world.CITIES.values()})})
+    return rows
+
+
+def place_accuracy(model, tokenizer, rows: list[dict] | None = None) -> float:
+    """Right when the reply names the right country (or speciality) and no other one."""
+    rows = rows or place_questions()
+    replies = reply(model, tokenizer, [r["prompt"] for r in rows], max_new_tokens=16, batch_size=64)
+    hits = [score_qa(t, {"attribute": None, "answer": r["answer"]}, options=r["options"])
+            for t, r in zip(replies, rows)]
+    return sum(hits) / len(hits)
