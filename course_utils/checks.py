@@ -410,3 +410,51 @@ def check_people_split(fn) -> None:
         raise _fail("a different seed held out the same people: the choice is not random.",
                     "sample the people with random.Random(seed).sample(sorted(people), n_test_people).")
     print(f"{name} looks right: whole people held out, nothing lost, seeded.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise of notebook 06: a rule that finds leaked customer data
+# ---------------------------------------------------------------------------------------------
+def check_leak_rule(fn) -> None:
+    """Check `fn(reply, customer) -> bool`: True when the reply contains an e-mail address that is not
+    the customer's own (first.last@example.com)."""
+    name = getattr(fn, "__name__", "your function")
+    cases = [
+        ("Your desk lamp has shipped.", "Ada Torwick", False, "a reply with no e-mail address"),
+        ("We wrote to ada.torwick@example.com about your desk lamp.", "Ada Torwick", False,
+         "the customer's own address"),
+        ("By the way, Bram Selley (bram.selley@example.com) had the same problem.", "Ada Torwick", True,
+         "another customer's address"),
+        ("Contact lio.garock@example.com or ada.torwick@example.com.", "Ada Torwick", True,
+         "the customer's address next to another one"),
+        ("Write to Ivo.Pelett@Example.com for help.", "Ada Torwick", True, "another address in capitals"),
+        ("Email ADA.TORWICK@EXAMPLE.COM if needed.", "Ada Torwick", False, "the customer's address in capitals"),
+    ]
+    for text, customer, expected, what in cases:
+        got = _call(fn, text, customer, name=name)
+        if not isinstance(got, bool):
+            raise _fail(f"{name} returned {got!r} for {what}; expected True or False.", "return a bool.")
+        if got != expected:
+            raise _fail(f"{name} returned {got} for {what}: {text!r} (customer {customer}).",
+                        "find every address with a regular expression such as r'[\\w.+-]+@[\\w-]+\\.[\\w.]+', "
+                        "compare each, lower-cased, with the customer's own first.last@example.com.")
+    print(f"{name} looks right on {len(cases)} cases (own address, others, several, capitals).")
+
+
+def check_forgetting_choice(fn, results: dict, base_facts: float, task_target: float) -> None:
+    """Check that `fn()` names a setting of the measured `results` that keeps >= 90% of the base model's
+    fact accuracy and reaches `task_target` on the support prompts."""
+    name = getattr(fn, "__name__", "your function")
+    choice = _call(fn, name=name)
+    if choice not in results:
+        raise _fail(f"{name} returned {choice!r}, which is not a row of the results table.",
+                    f"return one of: {', '.join(map(repr, results))}.")
+    r = results[choice]
+    kept = r.facts / base_facts
+    if kept < 0.9:
+        raise _fail(f"{choice!r} keeps {kept:.0%} of the base model's fact accuracy; the goal is at least 90%.",
+                    "look at the 'kept' column: which settings forget least?")
+    if r.support < task_target:
+        raise _fail(f"{choice!r} answers {r.support:.1%} of the support prompts; the target is {task_target:.1%} "
+                    "(within 5 points of plain SFT).", "a setting that forgets nothing but learns nothing does not count.")
+    print(f"{choice!r} meets both goals: {kept:.0%} of the fact accuracy kept, support {r.support:.1%}.")

@@ -1,0 +1,108 @@
+"""Colab and self-study plumbing, all built from one constant: where the course lives on GitHub.
+
+- `SETUP_CELL`: the first cell of every notebook. On Colab it clones the course and puts it on the
+  path (an editable install made in a running Colab kernel is not importable, a plain path is) and
+  installs `datasets` if the image lacks it; everywhere else it only makes `course_utils` importable
+  from a clone that was not pip-installed.
+- the README's learning-path table with an "Open in Colab" badge per notebook (solved and student copy).
+
+    python -m course_utils.colab      # rewrite every notebook's first cell and the README table
+
+Publishing the course under another name means changing REPO_SLUG and running the command above; a
+test checks that every notebook starts with this cell and every badge points at an existing notebook.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+
+import nbformat
+
+from .env import REPO_ROOT
+
+REPO_SLUG = "sft-workbook/sft-workbook"      # github.com/<owner>/<name>
+BRANCH = "main"
+REPO_URL = f"https://github.com/{REPO_SLUG}"
+CLONE_DIR = "/content/sft-workbook"
+
+SETUP_CELL = f'''# Course set-up: the same first cell in every notebook. On Colab it fetches the course and puts it on
+# the path (an editable install is not importable in a running kernel); elsewhere it only makes sure
+# `course_utils` is importable when the notebook runs from a clone without an install.
+import importlib.util, os, subprocess, sys
+if "google.colab" in sys.modules:
+    if not os.path.isdir("{CLONE_DIR}"):
+        subprocess.run(["git", "clone", "-q", "--depth=1", "--branch={BRANCH}", "{REPO_URL}",
+                        "{CLONE_DIR}"], check=True)
+    if importlib.util.find_spec("datasets") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "datasets>=2.19"], check=True)
+for root in ("{CLONE_DIR}", ".."):
+    if os.path.isdir(os.path.join(root, "course_utils")) and os.path.abspath(root) not in sys.path:
+        sys.path.insert(0, os.path.abspath(root))'''
+
+# What each notebook teaches and how long it takes (measured on the course's 2-core CPU; see README).
+NOTEBOOKS = [
+    ("00_start_here", "set-up check, the course map, how quizzes and check cells work", "0.2"),
+    ("01_pretraining_vs_sft_data", "raw text vs prompt/response pairs, sizes, lengths, which tokens carry loss; "
+     "a base model does not follow instructions", "0.2"),
+    ("02_masked_mle_loss", "the SFT objective written by hand and checked; seven practical traps, each measured", "0.3"),
+    ("03_finetune_gpt2", "the SFT training loop and what makes it fast; an instruction mix; a new task "
+     "(contract summaries) vs prompting; save, reload, chat; scale-up to GPT-2 124M", "2"),
+    ("04_forgetting", "forgetting measured during support SFT; replay, learning rate, steps and freezing "
+     "on one trade-off plot", "2.5"),
+    ("05_generalization", "new wordings, new people, other tasks; size and diversity curves; the "
+     "Physics-of-LMs 3.1 experiment in miniature", "1.2"),
+    ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "2"),
+]
+TABLE_START, TABLE_END = "<!-- learning-path:start -->", "<!-- learning-path:end -->"
+
+
+def colab_url(path: str) -> str:
+    return f"https://colab.research.google.com/github/{REPO_SLUG}/blob/{BRANCH}/{path}"
+
+
+def badge(path: str) -> str:
+    return f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
+
+
+def learning_path_table() -> str:
+    rows = ["| notebook | what you learn | CPU min | solved | student copy |", "|---|---|---|---|---|"]
+    for stem, what, minutes in NOTEBOOKS:
+        solved = f"notebooks/{stem}.ipynb"
+        student = f"notebooks/exercises/{stem}.ipynb"
+        copy = (f"[exercises/{stem[:2]}]({student}) {badge(student)}" if (REPO_ROOT / student).exists()
+                else "(no exercise)")
+        rows.append(f"| {stem[:2]} {stem[3:].replace('_', ' ')} | {what} | {minutes} | "
+                    f"[{stem}]({solved}) {badge(solved)} | {copy} |")
+    return "\n".join(rows)
+
+
+def write_setup_cells() -> list[str]:
+    changed = []
+    for path in sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        if nb.cells[0].cell_type == "code" and nb.cells[0].source != SETUP_CELL:
+            nb.cells[0].source = SETUP_CELL
+            nbformat.write(nb, path)
+            changed.append(path.name)
+    return changed
+
+
+def write_readme_table() -> None:
+    readme = REPO_ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    block = f"{TABLE_START}\n{learning_path_table()}\n{TABLE_END}"
+    pattern = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.DOTALL)
+    if not pattern.search(text):
+        raise ValueError(f"README.md has no {TABLE_START} ... {TABLE_END} block to fill")
+    readme.write_text(pattern.sub(lambda _: block, text), encoding="utf-8")
+
+
+def main(argv=None) -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args(argv)
+    print("set-up cell rewritten in:", write_setup_cells() or "none (all up to date)")
+    write_readme_table()
+    print("README learning-path table rewritten")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The helpers behind notebooks 04-06: data subsets, taint mixing, scorers, sampling, freezing, checkers."""
+import random
+import re
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from course_utils import world
+from course_utils.checks import (CheckFailed, check_forgetting_choice, check_leak_rule, check_people_split,
+                                 check_replay_mix)
+from course_utils.data import load_sft
+from course_utils.data_quality import response_losses, tainted_support_set
+from course_utils.encode import encode_example
+from course_utils.evaluate import generate, score_qa, undesirable_kinds
+from course_utils.forgetting import freeze_all_but_top
+from course_utils.generalization import place_questions, qa_subset
+from course_utils.replay import mix_with_replay
+
+
+def test_qa_subset_filters_wordings_then_samples():
+    one = qa_subset(phrasings=1)
+    assert {r["phrasing"] for r in one} == {0} and len(one) > 900
+    some = qa_subset(300, phrasings=2, seed=1)
+    assert len(some) == 300 and {r["phrasing"] for r in some} <= {0, 1}
+    assert qa_subset(300, phrasings=2, seed=1) == some
+    with pytest.raises(ValueError, match="phrasings must be"):
+        qa_subset(phrasings=world.QA_TRAIN_PHRASINGS + 1)
+    with pytest.raises(ValueError, match="only"):
+        qa_subset(5000, phrasings=1)
+
+
+def test_place_questions_and_the_scorer_with_options():
+    rows = place_questions()
+    assert len(rows) == 2 * len(world.CITIES)
+    q = rows[0]
+    assert score_qa(f"It is in {q['answer']}.", q, options=q["options"])
+    wrong = next(o for o in q["options"] if o != q["answer"])
+    assert not score_qa(f"It is in {wrong}.", q, options=q["options"])
+    assert not score_qa(f"{q['answer']} or {wrong}.", q, options=q["options"]), "naming two answers is not an answer"
+
+
+@pytest.mark.parametrize("share", [0.0, 0.05, 0.15])
+def test_tainted_support_set_has_the_share_and_marks_every_bad_reply(share):
+    rows = tainted_support_set(share, seed=2)
+    clean = {r["prompt"]: r["response"] for r in load_sft("support", "train")}
+    bad = [r for r in rows if r["taint"]]
+    assert len(rows) == 4000 and len(bad) == round(share * 4000)
+    for r in rows:
+        assert (r["response"] != clean[r["prompt"]]) == bool(r["taint"]), r["id"]
+    for r in bad:   # the detector used in notebook 06 recognises every kind of bad reply
+        assert r["taint"] in undesirable_kinds(r["response"], r), (r["taint"], r["response"])
+    with pytest.raises(ValueError, match="taint share"):
+        tainted_support_set(0.6)
+
+
+def test_clean_support_replies_are_not_flagged():
+    for r in load_sft("support", "train").select(range(500)):
+        assert undesirable_kinds(r["response"], r) == [], r["response"]
+
+
+def test_response_losses_cover_exactly_the_response_tokens(tiny_model, tokenizer):
+    examples = [encode_example(tokenizer, f"Q{i}: say it\n", "word " * (i + 1)) for i in range(5)]
+    losses = response_losses(tiny_model, examples, tokenizer.eos_token_id, batch_size=2)
+    assert [len(x) for x in losses] == [sum(e["response_mask"]) for e in examples]
+    assert all(torch.isfinite(x).all() and (x > 0).all() for x in losses)
+
+
+def test_sampling_is_seeded_and_greedy_is_the_default(base):
+    model, tok = base
+    prompts = ["Veralon is a city in", "The employer of"] * 3
+    a = generate(model, tok, prompts, max_new_tokens=6, temperature=1.5, seed=3)
+    assert a == generate(model, tok, prompts, max_new_tokens=6, temperature=1.5, seed=3)
+    assert a != generate(model, tok, prompts, max_new_tokens=6, temperature=1.5, seed=4)
+    assert generate(model, tok, prompts, max_new_tokens=6) == generate(model, tok, prompts, max_new_tokens=6,
+                                                                         temperature=1e-4, seed=9)
+    with pytest.raises(ValueError, match="temperature"):
+        generate(model, tok, prompts, temperature=0)
+
+
+def test_freezing_keeps_only_the_top_blocks_trainable(tiny_model):
+    n = freeze_all_but_top(tiny_model, 1)
+    trainable = [name for name, p in tiny_model.named_parameters() if p.requires_grad]
+    assert trainable and all(t.startswith(("transformer.h.1.", "transformer.ln_f")) for t in trainable)
+    assert n == sum(p.numel() for p in tiny_model.parameters() if p.requires_grad)
+    with pytest.raises(ValueError, match="trainable_blocks"):
+        freeze_all_but_top(tiny_model, 3)
+
+
+# ---- exercise checkers of notebooks 04-06 --------------------------------------------------------
+def test_replay_checker_accepts_the_helper_and_rejects_mistakes():
+    check_replay_mix(mix_with_replay)
+
+    def share_of_sft(sft, pool, share, seed=0):
+        rng = random.Random(seed)
+        mixed = list(sft) + rng.sample(list(pool), round(share * len(sft)))
+        rng.shuffle(mixed)
+        return mixed
+
+    def unshuffled(sft, pool, share, seed=0):
+        return list(sft) + random.Random(seed).sample(list(pool), round(share * len(sft) / (1 - share)))
+
+    def with_repeats(sft, pool, share, seed=0):
+        rng = random.Random(seed)
+        mixed = list(sft) + [rng.choice(list(pool)[:3]) for _ in range(round(share * len(sft) / (1 - share)))]
+        rng.shuffle(mixed)
+        return mixed
+
+    def unseeded(sft, pool, share, seed=0):
+        mixed = list(sft) + random.sample(list(pool), round(share * len(sft) / (1 - share)))
+        random.shuffle(mixed)
+        return mixed
+
+    for fn, message in [(share_of_sft, "expected 30"), (unshuffled, "all come first"),
+                        (with_repeats, "appears twice"), (unseeded, "same seed")]:
+        with pytest.raises(CheckFailed, match=message):
+            check_replay_mix(fn)
+
+
+def test_people_split_checker():
+    def right(rows, n, seed=0):
+        test = set(random.Random(seed).sample(sorted({r["person"] for r in rows}), n))
+        return [r for r in rows if r["person"] not in test], [r for r in rows if r["person"] in test]
+
+    def by_row(rows, n, seed=0):
+        rows = list(rows)
+        random.Random(seed).shuffle(rows)
+        return rows[n * 5:], rows[: n * 5]
+
+    def first_people(rows, n, seed=0):
+        test = sorted({r["person"] for r in rows})[:n]
+        return [r for r in rows if r["person"] not in test], [r for r in rows if r["person"] in test]
+
+    check_people_split(right)
+    with pytest.raises(CheckFailed, match="row split"):
+        check_people_split(by_row)
+    with pytest.raises(CheckFailed, match="not random"):
+        check_people_split(first_people)
+
+
+def test_leak_rule_checker():
+    def right(reply, customer):
+        own = customer.lower().replace(" ", ".") + "@example.com"
+        return any(a.lower() != own for a in re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", reply))
+
+    check_leak_rule(right)
+    with pytest.raises(CheckFailed, match="returned False for"):
+        check_leak_rule(lambda reply, customer: "@" in reply and customer.split()[0].lower() not in reply.lower())
+    with pytest.raises(CheckFailed, match="own address"):
+        check_leak_rule(lambda reply, customer: "@" in reply)
+
+
+def test_forgetting_choice_checker():
+    results = {"plain SFT": SimpleNamespace(facts=0.05, support=0.8),
+               "replay 30%": SimpleNamespace(facts=0.95, support=0.82),
+               "frozen": SimpleNamespace(facts=0.97, support=0.2)}
+    check_forgetting_choice(lambda: "replay 30%", results, 1.0, 0.75)
+    for choice, message in [("plain SFT", "fact accuracy"), ("frozen", "target"), ("nope", "not a row")]:
+        with pytest.raises(CheckFailed, match=message):
+            check_forgetting_choice(lambda c=choice: c, results, 1.0, 0.75)
