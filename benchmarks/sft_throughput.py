@@ -124,7 +124,7 @@ def run_course(args, model, tok, encoded, device, precision):
     sync(device)
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "real_tokens": h["real_tokens"], "padded_tokens": h["padded_tokens"],
-            "final_loss": h["train_loss"][-1]}
+            "mean_loss": sum(h["train_loss"]) / len(h["train_loss"])}
 
 
 def run_trainer(args, model, tok, encoded, device, precision):
@@ -173,7 +173,7 @@ def run_trainer(args, model, tok, encoded, device, precision):
     sync(device)
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "real_tokens": counts["real"], "padded_tokens": counts["padded"],
-            "final_loss": out.training_loss}
+            "mean_loss": out.training_loss}
 
 
 def child(args):
@@ -212,8 +212,9 @@ def main(argv=None):
     on_gpu = device.type == "cuda"
     args.steps = args.steps or (50 if on_gpu else 4)
     args.warmup = args.warmup if args.warmup is not None else (5 if on_gpu else 1)
-    forwarded = [a for a in (argv if argv is not None else sys.argv[1:])
-                 if not a.startswith(("--steps", "--warmup", "--device", "--json"))]
+    forwarded = ["--model", args.model, "--task", args.task, "--batch-size", str(args.batch_size),
+                 "--grad-accum", str(args.grad_accum), "--max-length", str(args.max_length), "--lr", str(args.lr),
+                 "--precision", args.precision] + (["--compile"] if args.compile else [])
     results = {}
     for loop in args.loops.split(","):
         cmd = [sys.executable, os.path.abspath(__file__), *forwarded, "--child", loop,
@@ -232,10 +233,10 @@ def main(argv=None):
           f"task {args.task} ({first['examples']:,} examples), device {first['device_name']}, "
           f"precision {first['precision']}, batch {args.batch_size} x accum {args.grad_accum}, "
           f"{args.steps} timed steps, torch {torch.__version__}")
-    print(f"{'loop':<10}{'real tok/s':>12}{'padding':>10}{'s/step':>9}{'peak MiB':>10}{'final loss':>12}")
+    print(f"{'loop':<10}{'real tok/s':>12}{'padding':>10}{'s/step':>9}{'peak MiB':>10}{'mean loss':>11}")
     for name, r in results.items():
         print(f"{name:<10}{r['tokens_per_s']:>12,.0f}{r['padding_share']:>10.1%}{r['step_seconds']:>9.3f}"
-              f"{r['peak_memory_mb']:>10,.0f}{r['final_loss']:>12.3f}")
+              f"{r['peak_memory_mb']:>10,.0f}{r['mean_loss']:>11.3f}")
     if len(results) == 2:
         ratio = results["course"]["tokens_per_s"] / results["trainer"]["tokens_per_s"]
         print(f"course / Trainer real-token throughput: {ratio:.2f}x")
