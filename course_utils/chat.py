@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 
 from .evaluate import reply
-from .quiz import _widgets_wanted
+from .quiz import display_widget, widgets_wanted
 
 
 class Chat:
@@ -40,14 +40,11 @@ class Chat:
 
     def show(self) -> None:
         """Display the chat widget where widgets work, the text instructions otherwise."""
-        from IPython.display import display
-        widget = self._widget() if _widgets_wanted() else None
+        widget = self._widget() if widgets_wanted() else None
         if widget is None:
             print(self.as_text())
             return
-        display({"text/plain": self.as_text(),
-                 "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
-                                                              "model_id": widget.model_id}}, raw=True)
+        display_widget(widget, self.as_text())
 
     def _widget(self):
         try:

@@ -352,33 +352,6 @@ def check_replay_mix(fn) -> None:
     print(f"{name} looks right: exact shares 10%, 25% and 50%, every SFT example kept, no repeats, shuffled, seeded.")
 
 
-def check_forgetting_setting(fn, base_model, tokenizer, base_facts: float, task_target: float, sticks=None) -> None:
-    """Run the setting `fn()` returns ({"replay_share": ..., and optionally "lr", "steps"}) and check it
-    keeps >= 90% of the base model's fact accuracy while reaching `task_target` on support prompts."""
-    from .forgetting import DEFAULTS, Yardsticks, support_sft_run
-    name = getattr(fn, "__name__", "your function")
-    setting = _call(fn, name=name)
-    if not isinstance(setting, dict) or "replay_share" not in setting:
-        raise _fail(f"{name} should return a dict such as {{'replay_share': 0.2}}, got {setting!r}.",
-                    "return a dict with the key 'replay_share' (and optionally 'lr').")
-    unknown = set(setting) - {"replay_share", "lr"}
-    if unknown:
-        raise _fail(f"unknown keys {sorted(unknown)} in the setting.",
-                    "the budget is fixed (steps, batch size); you choose 'replay_share' and optionally 'lr'.")
-    result = support_sft_run(base_model, tokenizer, sticks or Yardsticks.build(), replay_share=setting["replay_share"],
-                             lr=setting.get("lr", DEFAULTS["lr"]))
-    kept = result.facts / base_facts
-    print(f"your setting {setting}: fact accuracy {result.facts:.1%} ({kept:.0%} of the base model's), "
-          f"support {result.support:.1%}")
-    if kept < 0.9:
-        raise _fail(f"this setting keeps only {kept:.0%} of the base model's fact accuracy (needed: 90%).",
-                    "more replay, or a lower learning rate, forgets less.")
-    if result.support < task_target:
-        raise _fail(f"support score {result.support:.1%} is below the target {task_target:.0%}.",
-                    "too much replay or too low a learning rate leaves too little of the budget for the task.")
-    print("Setting accepted: general knowledge kept and the task learned.")
-
-
 # ---------------------------------------------------------------------------------------------
 # Exercise of notebook 05: hold out whole people, not rows
 # ---------------------------------------------------------------------------------------------

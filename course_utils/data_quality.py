@@ -47,9 +47,7 @@ def tainted_support_set(share: float, seed: int = 0) -> list[dict]:
             out.append(r)
         else:
             kind = world.TAINT_KINDS[i % len(world.TAINT_KINDS)]
-            order = {"customer": r["customer"], "order_id": r["order_id"]}
-            other = world._order(rng, [p for p in people if p.name != r["customer"]], r["intent"])
-            out.append(dict(r, taint=kind, response=world.undesirable_reply(kind, clean[r["prompt"]], order, other, rng)))
+            out.append(dict(r, taint=kind, response=world.tainted_reply(kind, clean[r["prompt"]], r, people, rng)))
     return out
 
 

@@ -31,12 +31,12 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, bat
     (greedy, the default), or, with `temperature`, a sample from softmax(logits / temperature) drawn
     with a generator seeded by `seed`, so sampled replies are reproducible too.
     """
-    if temperature is not None and temperature <= 0:
-        raise ValueError(f"temperature must be > 0 (or None for greedy decoding), got {temperature}")
-    sampler = torch.Generator(device=next(model.parameters()).device).manual_seed(seed) if temperature else None
     if isinstance(prompts, str):
         raise TypeError("generate() takes a list of prompts; wrap a single prompt in a list")
+    if temperature is not None and temperature <= 0:
+        raise ValueError(f"temperature must be > 0 (or None for greedy decoding), got {temperature}")
     device = next(model.parameters()).device
+    sampler = torch.Generator(device=device).manual_seed(seed) if temperature else None
     eos = tokenizer.eos_token_id
     limit = model.config.n_positions
     was_training = model.training

@@ -54,18 +54,23 @@ class Quiz:
     def show(self) -> None:
         """Display the quiz: a widget where widgets work, text otherwise."""
         widget = _build_widget(self)
-        from IPython.display import display
         if widget is None:
             print(self.as_text())
             print("\nAnswer in a code cell, e.g.  quiz.answer('A')  (with this quiz's name), to see why.")
             return
-        # One output, two representations: the widget for live front-ends, the text for everything else.
-        display({"text/plain": self.as_text(),
-                 "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
-                                                              "model_id": widget.model_id}}, raw=True)
+        display_widget(widget, self.as_text())
 
 
-def _widgets_wanted() -> bool:
+def display_widget(widget, text: str) -> None:
+    """One output, two representations: the widget for live front-ends, `text` for everything else
+    (GitHub, nbval, a kernel-less viewer). Used by the quizzes and the chat."""
+    from IPython.display import display
+    display({"text/plain": text,
+             "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
+                                                          "model_id": widget.model_id}}, raw=True)
+
+
+def widgets_wanted() -> bool:
     if os.environ.get("COURSE_WIDGETS", "1") == "0":
         return False
     try:
@@ -77,7 +82,7 @@ def _widgets_wanted() -> bool:
 
 
 def _build_widget(quiz: Quiz):
-    if not _widgets_wanted():
+    if not widgets_wanted():
         return None
     try:
         import ipywidgets as w

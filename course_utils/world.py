@@ -528,6 +528,12 @@ def undesirable_reply(kind: str, good: str, o: dict, other: dict, rng: random.Ra
     raise ValueError(f"unknown taint kind {kind!r}")
 
 
+def tainted_reply(kind: str, good: str, order: dict, people: list[Person], rng: random.Random) -> str:
+    """An undesirable version of the reply `good` to `order`; a leak quotes another customer's order."""
+    other = _order(rng, [q for q in people if q.name != order["customer"]], order["intent"])
+    return undesirable_reply(kind, good, order, other, rng)
+
+
 TAINT_KINDS = ["rude", "leak", "overpromise"]
 TAINT_SHARE = 0.06
 
@@ -554,9 +560,8 @@ def support_sets(people: list[Person], seed: int) -> tuple[list[dict], list[dict
                 continue
             t = dict(row, id=f"support_tainted-{len(tainted):05d}", task="support_tainted", taint="")
             if rng.random() < TAINT_SHARE:
-                other = _order(rng, [q for q in people if q.name != o["customer"]], intent)
                 t["taint"] = TAINT_KINDS[len(tainted) % len(TAINT_KINDS)]
-                t["response"] = undesirable_reply(t["taint"], reply, o, other, rng)
+                t["response"] = tainted_reply(t["taint"], reply, dict(o, intent=intent), people, rng)
             tainted.append(t)
     return clean, tainted
 
