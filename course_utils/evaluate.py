@@ -7,12 +7,14 @@ may be worded differently and still be right.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
 
 import torch
 import torch.nn.functional as F
+from transformers import GenerationConfig
 
 from . import world
 from .data import format_prompt, load_eval
@@ -26,68 +28,66 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, bat
              progress: bool = False, temperature: float | None = None, seed: int = 0) -> list[str]:
     """Continuations of raw text prompts (no template added), cut at the first EOS.
 
-    A plain loop rather than `model.generate`, so what decoding does is visible: left-pad the batch,
-    append the next token, stop when every row has produced EOS. The next token is the arg-max
-    (greedy, the default), or, with `temperature`, a sample from softmax(logits / temperature) drawn
-    with a generator seeded by `seed`, so sampled replies are reproducible too.
+    Decoding is Hugging Face's `model.generate` on left-padded batches: greedy (the arg-max token) by
+    default, or, with `temperature`, a sample from softmax(logits / temperature) over the whole
+    vocabulary (no top-k or top-p cut), drawn from a random stream seeded by `seed`, so sampled replies
+    are reproducible and the caller's random state is left as it was. The model is put in eval mode
+    (no dropout) for the call and handed back in the mode it came in.
     """
     if isinstance(prompts, str):
         raise TypeError("generate() takes a list of prompts; wrap a single prompt in a list")
     if temperature is not None and temperature <= 0:
         raise ValueError(f"temperature must be > 0 (or None for greedy decoding), got {temperature}")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     device = next(model.parameters()).device
-    sampler = torch.Generator(device=device).manual_seed(seed) if temperature else None
     eos = tokenizer.eos_token_id
     limit = model.config.n_positions
-    was_training = model.training
-    model.eval()
+    config = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=eos,
+                              do_sample=temperature is not None,
+                              **({"temperature": float(temperature), "top_k": 0, "top_p": 1.0}
+                                 if temperature is not None else {}))
     outputs: list[str] = []
     batches = range(0, len(prompts), batch_size)
     if progress:
         from tqdm.auto import tqdm
         batches = tqdm(batches, desc="generating")
-    for start in batches:
-        encoded = [tokenizer(p)["input_ids"] for p in prompts[start: start + batch_size]]
-        longest = max(len(e) for e in encoded)
-        if longest + max_new_tokens > limit:
-            raise ValueError(f"a prompt of {longest} tokens plus max_new_tokens={max_new_tokens} exceeds the "
-                             f"model's {limit} positions; shorten the prompt or lower max_new_tokens")
-        ids = torch.full((len(encoded), longest), eos, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, e in enumerate(encoded):
-            ids[i, longest - len(e):] = torch.tensor(e)
-            mask[i, longest - len(e):] = 1
-        ids, mask = ids.to(device), mask.to(device)
-        # Left padding shifts real tokens right; positions must count real tokens only.
-        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        new = torch.empty((len(encoded), 0), dtype=torch.long, device=device)
-        done = torch.zeros(len(encoded), dtype=torch.bool, device=device)
-        past = None
-        step_ids, step_pos = ids, position_ids
-        for _ in range(max_new_tokens):
-            out = model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos, past_key_values=past,
-                        use_cache=True)
-            past = out.past_key_values
-            if sampler is None:
-                token = out.logits[:, -1].argmax(-1)
-            else:
-                probs = torch.softmax(out.logits[:, -1].float() / temperature, dim=-1)
-                token = torch.multinomial(probs, 1, generator=sampler).squeeze(-1)
-            token = torch.where(done, torch.full_like(token, eos), token)
-            new = torch.cat([new, token[:, None]], dim=1)
-            done |= token == eos
-            if bool(done.all()):
-                break
-            step_ids = token[:, None]
-            step_pos = step_pos[:, -1:] + 1
-            mask = torch.cat([mask, torch.ones_like(step_ids)], dim=1)
-        for row in new.tolist():
-            if eos in row:
-                row = row[: row.index(eos)]
-            outputs.append(tokenizer.decode(row))
-    if was_training:
-        model.train()
+    # A private random stream for sampling: the same seed gives the same replies, whatever ran before.
+    fork_devices = [device] if device.type == "cuda" else []
+    with eval_mode(model), torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(seed)
+        for start in batches:
+            encoded = [tokenizer(p)["input_ids"] for p in prompts[start: start + batch_size]]
+            longest = max(len(e) for e in encoded)
+            if longest + max_new_tokens > limit:
+                raise ValueError(f"a prompt of {longest} tokens plus max_new_tokens={max_new_tokens} exceeds the "
+                                 f"model's {limit} positions; shorten the prompt or lower max_new_tokens")
+            # Left padding: every row's last prompt token sits at the same position, where generation
+            # continues. The attention mask hides the padding, and generate derives the position ids from
+            # it, so a padded prompt reads exactly as the same prompt alone.
+            ids = torch.full((len(encoded), longest), eos, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for i, e in enumerate(encoded):
+                ids[i, longest - len(e):] = torch.tensor(e)
+                mask[i, longest - len(e):] = 1
+            new = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                 generation_config=config)[:, longest:]
+            for row in new.tolist():
+                if eos in row:
+                    row = row[: row.index(eos)]
+                outputs.append(tokenizer.decode(row))
     return outputs
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Measure with dropout off, then hand the model back in the mode it came in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def reply(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 32,
@@ -134,26 +134,28 @@ def fact_probe_accuracy(model, tokenizer, probes: list[dict] | None = None, batc
 
 @torch.no_grad()
 def perplexity(model, tokenizer, texts: list[str] | None = None, batch_size: int = 16) -> float:
-    """exp(mean negative log-likelihood per token) over documents, each started after an EOS."""
+    """exp(mean negative log-likelihood per token) over documents, each started after an EOS.
+    Measured in eval mode (dropout off); the model's mode is given back afterwards."""
     texts = [r["text"] for r in load_eval("heldout_text")] if texts is None else texts
     device = next(model.parameters()).device
     eos = tokenizer.eos_token_id
     total_nll, total_tokens = 0.0, 0
-    for start in range(0, len(texts), batch_size):
-        encoded = [[eos] + tokenizer(t)["input_ids"][: model.config.n_positions - 1]
-                   for t in texts[start: start + batch_size]]
-        longest = max(len(e) for e in encoded)
-        ids = torch.full((len(encoded), longest), eos, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, e in enumerate(encoded):
-            ids[i, : len(e)] = torch.tensor(e)
-            mask[i, : len(e)] = 1
-        ids, mask = ids.to(device), mask.to(device)
-        logits = model(input_ids=ids, attention_mask=mask).logits.float()
-        nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")
-        keep = mask[:, 1:].bool()
-        total_nll += nll[keep].sum().item()
-        total_tokens += int(keep.sum())
+    with eval_mode(model):
+        for start in range(0, len(texts), batch_size):
+            encoded = [[eos] + tokenizer(t)["input_ids"][: model.config.n_positions - 1]
+                       for t in texts[start: start + batch_size]]
+            longest = max(len(e) for e in encoded)
+            ids = torch.full((len(encoded), longest), eos, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for i, e in enumerate(encoded):
+                ids[i, : len(e)] = torch.tensor(e)
+                mask[i, : len(e)] = 1
+            ids, mask = ids.to(device), mask.to(device)
+            logits = model(input_ids=ids, attention_mask=mask).logits.float()
+            nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")
+            keep = mask[:, 1:].bool()
+            total_nll += nll[keep].sum().item()
+            total_tokens += int(keep.sum())
     return math.exp(total_nll / total_tokens)
 
 

@@ -76,9 +76,11 @@ def pretrain_model(corpus: str, tok, out: Path, *, steps: int = 2400, batch_size
     seed_everything(seed)
     device = pick_device(device)
     texts = [r["text"] for r in _read_jsonl(data_dir() / "pretrain" / f"{corpus}.jsonl")]
+    # No pad_token_id, as in OpenAI's GPT-2: batches are padded with EOS and always carry an attention
+    # mask, and a model config that called EOS "padding" would make transformers warn on every document
+    # that starts with <|endoftext|>.
     config = GPT2Config(vocab_size=len(tok), bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id,
-                        pad_token_id=tok.eos_token_id, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                        **MODEL_SHAPE)
+                        pad_token_id=None, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **MODEL_SHAPE)
     model = GPT2LMHeadModel(config).to(device)
     model.loss_type = "ForCausalLM"
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]

@@ -5,8 +5,8 @@ What it does that a naive loop gets wrong:
   *whole* optimizer step, so k micro-batches give exactly the gradient of one k-times-larger batch
   (averaging micro-batch means over-weights short responses: the 2024 transformers bug);
 - length-grouped batches with dynamic padding, so little compute is spent on padding (reported);
-- bf16 autocast on GPUs that support it (fp16 with a gradient scaler otherwise); on CPUs with bf16
-  matrix units (AMX) too, float32 on other CPUs;
+- bf16 autocast on GPUs that support it (fp16 with a gradient scaler otherwise); float32 on the CPU
+  unless COURSE_CPU_BF16=1 asks for bf16 there;
 - logits only where the loss reads them (`response_logits`): the vocabulary projection of prompt
   positions is skipped;
 - no host-device synchronisation per step: losses are read back only every `log_every` steps.
@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .encode import collate
-from .env import cpu_has_fast_bf16, pick_device
+from .env import cpu_bf16_requested, pick_device
 from .loss import count_loss_tokens, sft_loss
 
 
@@ -58,8 +58,8 @@ def _autocast_dtype(device: torch.device, amp) -> torch.dtype | None:
     if amp is False or amp == "off":
         return None
     if device.type == "cpu":
-        # Auto: bf16 only where the CPU has bf16 matrix units (AMX); elsewhere it is emulated and slower.
-        if amp in ("bf16", torch.bfloat16) or (amp in (None, True) and cpu_has_fast_bf16()):
+        # Auto: float32, unless the COURSE_CPU_BF16 switch asks for bf16 (see env.cpu_bf16_requested).
+        if amp in ("bf16", torch.bfloat16) or (amp in (None, True) and cpu_bf16_requested()):
             return torch.bfloat16
         if amp in (None, True):
             return None

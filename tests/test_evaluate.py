@@ -76,3 +76,26 @@ def test_task_score_uses_the_right_scorer(base):
     assert out["n"] == 4 and len(out["replies"]) == 4 and 0.0 <= out["score"] <= 1.0
     with pytest.raises(ValueError, match="no scorer for task"):
         evaluate.task_score(model, tok, rows, task="poetry")
+
+
+def test_sampling_is_seeded_leaves_global_rng_alone_and_restores_the_mode(base):
+    model, tok = base
+    prompts = ["Veralon is a city in"] * 6
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    model.train()
+    try:
+        a = evaluate.generate(model, tok, prompts, max_new_tokens=10, temperature=1.5, seed=7)
+        assert model.training, "generate must hand the model back in train mode"
+        after = torch.rand(1)
+    finally:
+        model.eval()
+    assert torch.equal(before, after), "sampling must not consume the caller's random stream"
+    assert a == evaluate.generate(model, tok, prompts, max_new_tokens=10, temperature=1.5, seed=7)
+    assert len(set(a)) > 1, "six samples at temperature 1.5 should not all be the same"
+    assert a != evaluate.generate(model, tok, prompts, max_new_tokens=10, temperature=1.5, seed=8)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        evaluate.generate(model, tok, prompts, temperature=0)
+    with pytest.raises(ValueError, match="max_new_tokens must be >= 1"):
+        evaluate.generate(model, tok, prompts, max_new_tokens=0)

@@ -109,13 +109,18 @@ def test_trimmed_logits_give_exactly_the_full_loss_and_gradients(tiny_model, tok
 
 
 def test_cpu_autocast_choice(monkeypatch):
-    import course_utils.train as train
     cpu = torch.device("cpu")
     assert _autocast_dtype(cpu, False) is None and _autocast_dtype(cpu, "bf16") == torch.bfloat16
-    monkeypatch.setattr(train, "cpu_has_fast_bf16", lambda: True)
-    assert _autocast_dtype(cpu, None) == torch.bfloat16
-    monkeypatch.setattr(train, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.delenv("COURSE_CPU_BF16", raising=False)
+    assert _autocast_dtype(cpu, None) is None, "float32 is the CPU default, on every CPU"
+    monkeypatch.setenv("COURSE_CPU_BF16", "1")
+    assert _autocast_dtype(cpu, None) == torch.bfloat16, "the switch turns the CPU bf16 path on"
+    assert _autocast_dtype(cpu, False) is None, "an explicit amp=False wins over the switch"
+    monkeypatch.setenv("COURSE_CPU_BF16", "0")
     assert _autocast_dtype(cpu, None) is None
+    monkeypatch.setenv("COURSE_CPU_BF16", "maybe")
+    with pytest.raises(ValueError, match="COURSE_CPU_BF16='maybe'"):
+        _autocast_dtype(cpu, None)
     with pytest.raises(ValueError, match="on the CPU"):
         _autocast_dtype(cpu, "fp16")
 
