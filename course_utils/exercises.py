@@ -167,10 +167,9 @@ def main(argv=None) -> None:
         print(f"{fate:<10}  {_shown(path)}{note}")
     skipped = [p for p, fate in report.items() if fate == "skipped"]
     if skipped:
-        print(f"\nSkipped {len(skipped)} cop{'y' if len(skipped) == 1 else 'ies'}: each differs from what this "
-              "command last wrote there (answers, outputs, edits, or a copy made before copies carried a "
-              "fingerprint), so it may hold someone's work and was not touched.\n"
-              "To replace one with a fresh copy, DISCARDING its changes:\n"
+        print(f"\n{len(skipped)} skipped: a copy that differs from what this command last wrote there (answers, "
+              "outputs, edits, or a copy made before copies carried a fingerprint) may hold someone's work, so it "
+              "is left as it is.\nTo replace one with a fresh copy, DISCARDING its changes:\n"
               f"    python -m course_utils.exercises --force {skipped[0].name.split('_')[0]}")
 
 
