@@ -17,7 +17,7 @@ import torch
 from . import world
 from .data import load_sft
 from .encode import collate
-from .evaluate import reply, undesirable_kinds
+from .evaluate import eval_mode, reply, undesirable_kinds
 from .train import response_logits
 
 
@@ -69,14 +69,19 @@ def undesirable_rate(model, tokenizer, rows: list[dict], samples: int = 1, tempe
 
 @torch.no_grad()
 def response_losses(model, encoded: list[dict], pad_token_id: int, batch_size: int = 64) -> list[torch.Tensor]:
-    """Per-token -log p of each example's response tokens (and EOS) under `model`."""
-    model.eval()
+    """Per-token -log p of each example's response tokens (and EOS) under `model`, in eval mode (the
+    model's mode is given back afterwards)."""
     device = next(model.parameters()).device
-    out = []
-    for s in range(0, len(encoded), batch_size):
-        batch = {k: v.to(device) for k, v in collate(encoded[s: s + batch_size], pad_token_id).items()}
-        logits, ids, mask = response_logits(model, batch)
-        logp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-        keep = mask[:, 1:].bool()
-        out += [(-logp[b][keep[b]]).cpu() for b in range(len(ids))]
+    # Batches of similar lengths waste little compute on padding; results go back in the caller's order.
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]["input_ids"]))
+    out: list[torch.Tensor | None] = [None] * len(encoded)
+    with eval_mode(model):
+        for s in range(0, len(order), batch_size):
+            chunk = order[s: s + batch_size]
+            batch = {k: v.to(device) for k, v in collate([encoded[i] for i in chunk], pad_token_id).items()}
+            logits, ids, mask = response_logits(model, batch)
+            logp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+            keep = mask[:, 1:].bool()
+            for row, i in enumerate(chunk):
+                out[i] = (-logp[row][keep[row]]).cpu()
     return out

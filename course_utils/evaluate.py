@@ -24,7 +24,7 @@ from .data import format_prompt, load_eval
 # Generation
 # ---------------------------------------------------------------------------------------------
 @torch.no_grad()
-def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 32,
+def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 64,
              progress: bool = False, temperature: float | None = None, seed: int = 0) -> list[str]:
     """Continuations of raw text prompts (no template added), cut at the first EOS.
 
@@ -90,7 +90,7 @@ def eval_mode(model):
         model.train(was_training)
 
 
-def reply(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 32,
+def reply(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 64,
           progress: bool = False, temperature: float | None = None, seed: int = 0) -> list[str]:
     """Replies to raw user prompts, wrapped in the SFT instruction template (greedy unless `temperature`)."""
     return generate(model, tokenizer, [format_prompt(p) for p in prompts], max_new_tokens, batch_size, progress,
@@ -218,7 +218,7 @@ SCORERS = {"qa": score_qa, "support": score_support, "support_tainted": score_su
 
 
 def task_score(model, tokenizer, rows, task: str | None = None, max_new_tokens: int = 64,
-               batch_size: int = 32, progress: bool = False) -> dict:
+               batch_size: int = 64, progress: bool = False) -> dict:
     """Generate a reply for every row and score it with the task's scorer."""
     rows = rows.to_list() if hasattr(rows, "to_list") else list(rows)
     task = task or rows[0]["task"]

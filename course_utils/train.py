@@ -138,7 +138,7 @@ def train_sft(model, train_data, *, pad_token_id: int, epochs: float = 1.0, max_
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=lr,
-                            fused=device.type == "cuda")
+                            fused=device.type in ("cuda", "cpu"))   # one kernel for all parameters
 
     def lr_factor(step):   # linear warm-up, then cosine decay to min_lr_ratio
         if step < warmup:

@@ -99,3 +99,31 @@ def test_sampling_is_seeded_leaves_global_rng_alone_and_restores_the_mode(base):
         evaluate.generate(model, tok, prompts, temperature=0)
     with pytest.raises(ValueError, match="max_new_tokens must be >= 1"):
         evaluate.generate(model, tok, prompts, max_new_tokens=0)
+
+
+def test_measuring_helpers_switch_dropout_off_and_give_the_mode_back(tokenizer):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from course_utils.data_quality import response_losses
+    from course_utils.encode import encode_example
+    from course_utils.train import validation_loss
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=128, n_embd=32, n_layer=2, n_head=2,
+                        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+                        resid_pdrop=0.3, embd_pdrop=0.3, attn_pdrop=0.3)     # heavy dropout: noisy in train mode
+    model = GPT2LMHeadModel(config).train()
+    texts = ["Veralon is a city in Aldoria.", "Standard shipping takes 3 to 5 business days."]
+    encoded = [encode_example(tokenizer, "Q: where?\n", "In Aldoria.")] * 4
+    measures = {
+        "perplexity": lambda: evaluate.perplexity(model, tokenizer, texts),
+        "validation_loss": lambda: validation_loss(model, encoded, tokenizer.eos_token_id),
+        "response_losses": lambda: torch.cat(response_losses(model, encoded, tokenizer.eos_token_id)).tolist(),
+        "generate": lambda: evaluate.generate(model, tokenizer, texts, max_new_tokens=5),
+    }
+    for name, measure in measures.items():
+        first, second = measure(), measure()
+        assert first == second, f"{name} gave different results on the same model: dropout was on"
+        assert model.training, f"{name} did not give the model back in train mode"
+    model.eval()
+    evaluate.perplexity(model, tokenizer, texts)
+    assert not model.training, "perplexity switched an eval-mode model to train mode"
