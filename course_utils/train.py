@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from .encode import collate
 from .env import cpu_bf16_requested, pick_device
+from .evaluate import eval_mode
 from .loss import count_loss_tokens, sft_loss
 
 
@@ -93,19 +94,16 @@ def response_logits(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor, tor
 
 @torch.no_grad()
 def validation_loss(model, data, pad_token_id: int, batch_size: int = 32, device=None) -> float:
-    """Token-weighted response loss over a whole encoded set."""
+    """Token-weighted response loss over a whole encoded set, in eval mode (the mode is given back)."""
     device = device or next(model.parameters()).device
     rows = _as_rows(data)
-    was_training = model.training
-    model.eval()
     total, count = 0.0, 0
-    for s in range(0, len(rows), batch_size):
-        batch = {k: v.to(device) for k, v in collate(rows[s: s + batch_size], pad_token_id).items()}
-        logits, ids, mask = response_logits(model, batch)
-        total += sft_loss(logits, ids, mask, normalize="sum").item()
-        count += int(count_loss_tokens(batch["response_mask"]))
-    if was_training:
-        model.train()
+    with eval_mode(model):
+        for s in range(0, len(rows), batch_size):
+            batch = {k: v.to(device) for k, v in collate(rows[s: s + batch_size], pad_token_id).items()}
+            logits, ids, mask = response_logits(model, batch)
+            total += sft_loss(logits, ids, mask, normalize="sum").item()
+            count += int(count_loss_tokens(batch["response_mask"]))
     return total / max(count, 1)
 
 
