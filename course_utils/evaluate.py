@@ -213,6 +213,38 @@ def _people_names() -> frozenset:
     return frozenset(p.name for p in world.make_people())
 
 
+def explain_miss(task: str, reply_text: str, row: dict) -> str:
+    """Why the task's scorer calls a reply wrong, in a few words (showcases print it beside the reply)."""
+    if task == "qa":
+        person = next((p for p in world.make_people() if p.name == row["person"]), None)
+        said = [a for a in world.ATTRIBUTES if person and _mentions(reply_text, person.value(a))]
+        if row["person"] not in reply_text:
+            return "it names someone else"
+        if said and row["attribute"] not in said:
+            return f"the right person, but their {said[0].replace('_', ' ')}: it answered another question"
+        return f"the wrong {row['attribute'].replace('_', ' ')}"
+    if task.startswith("support"):
+        missing = [r for r in row["required"] if r not in reply_text]
+        contradicting = [f for f in row["forbidden"] if f in reply_text]
+        parts = ([f"leaves out {', '.join(repr(m) for m in missing)}"] if missing else []) + \
+                ([f"says {', '.join(repr(f) for f in contradicting)}"] if contradicting else [])
+        return "; ".join(parts) or "right"
+    if task == "contracts":
+        wrong = [f.replace("_", " ") for f, ok in contract_fields(reply_text, row).items() if not ok]
+        return "wrong " + ", ".join(wrong) if wrong else "right"
+    raise ValueError(f"no explanation for task {task!r}")
+
+
+def shipping_claims(reply_text: str) -> dict[str, tuple[str, bool]]:
+    """Shipping windows a reply states, each checked against the shop's policy:
+    {"express": ("1 to 5 business days", False), ...}."""
+    policy = {"standard": world.POLICY["standard_days"], "express": world.POLICY["express_days"]}
+    claims = {}
+    for kind, window in re.findall(r"(standard|express) shipping takes (\d+ to \d+ business days)", reply_text.lower()):
+        claims[kind] = (window, window == policy[kind])
+    return claims
+
+
 SCORERS = {"qa": score_qa, "support": score_support, "support_tainted": score_support,
            "contracts": score_contract}
 

@@ -56,6 +56,41 @@ def qa_accuracy(model, tokenizer, rows: list[dict]) -> float:
     return task_score(model, tokenizer, rows, task="qa", max_new_tokens=16, batch_size=64)["score"]
 
 
+def in_biography_probes(people: list[dict] | None = None) -> list[dict]:
+    """Fact probes the paper's way for a single-biography model: each attribute is completed *inside its
+    own biography* (the text before the value is the start of that person's only document). After the
+    first sentence the biography says "she"/"he", so a probe that starts with the name would ask the
+    model for text it never read; this one asks for exactly what pre-training stored."""
+    people = people if people is not None else load_world("people")
+    probes = []
+    for p in people:
+        person = world.Person(**p)
+        sentences = world.single_biography(person)
+        for k, attribute in enumerate(world.ATTRIBUTES):
+            value = person.value(attribute)
+            head = sentences[k][: sentences[k].rindex(value)].rstrip()
+            probes.append({"prompt": " ".join(sentences[:k] + [head]), "answer": " " + value,
+                           "attribute": attribute, "subject": person.name, "heldout_person": person.heldout})
+    return probes
+
+
+def qa_baselines(test_rows: list[dict], train_rows: list[dict]) -> dict[str, float]:
+    """What the QA scorer gives without knowing the person: `chance` names a random value of the asked
+    attribute (expected accuracy 1/number of values); `constant` always names the attribute's most
+    common value among the training answers (the best answer that ignores who is asked about)."""
+    people = {p["name"]: world.Person(**p) for p in load_world("people")}
+    counts: dict[str, dict[str, int]] = {}
+    for r in train_rows:
+        value = people[r["person"]].value(r["attribute"])
+        counts.setdefault(r["attribute"], {}).setdefault(value, 0)
+        counts[r["attribute"]][value] += 1
+    most_common = {a: max(c, key=c.get) for a, c in counts.items()}
+    chance = sum(1 / len(world.VALUES[r["attribute"]]) for r in test_rows) / len(test_rows)
+    constant = sum(people[r["person"]].value(r["attribute"]) == most_common.get(r["attribute"])
+                   for r in test_rows) / len(test_rows)
+    return {"chance": chance, "constant": constant}
+
+
 def place_questions() -> list[dict]:
     """Across-task probe: questions about the world's *cities* (QA SFT only asks about people). The
     facts were in pre-training; the question type never was in SFT."""

@@ -32,6 +32,11 @@ Nadia Nico Oona Orrin Petra Quinn Rhea Rowan Sabine Saul Sela Soren Talia Teodor
 Wren Xavia Yara Yusuf Zelda Zora Brix Odile Maren Agnes Boris Celia Dmitri Elin Farah Gideon Hana Ivo Jonas
 Kira Lars Milo Nell Otto Pia Rafe Signe Tobias Una Vilja Willem Yannick Zina Anouk Bruno Cosima Dorian Ember
 Felix Gwen Hugo Inez Jasper Klara Lucan Minna Noor Oskar Perrin""".split()
+# For the pronouns of the single-biography corpus (notebook 05): the paper's bioS names a person once
+# and says "he"/"she" after that.
+HE_NAMES = set("""Alden Anselm Bastian Bram Caius Cyrus Elio Emrys Finnian Hale Isak Kasimir Leif Lio Nico Orrin
+Quinn Rowan Saul Soren Teodor Viggo Yusuf Brix Boris Dmitri Gideon Ivo Jonas Lars Milo Otto Rafe Tobias Willem
+Yannick Bruno Dorian Felix Hugo Jasper Lucan Oskar Perrin""".split())
 SURNAME_HEADS = "Al Bren Cor Dal Ev Fen Gar Hal Is Jor Kel Lor Mar Nor Or Pel Quen Ros Sel Tor Ul Var Wen Yar Zel".split()
 SURNAME_TAILS = "ack ard ett ick ier ley mont ner ock ow sby ton wick ver holm".split()
 
@@ -231,6 +236,10 @@ class Person:
     def value(self, attribute: str) -> str:
         return getattr(self, attribute)
 
+    @property
+    def pronoun(self) -> str:
+        return "He" if self.name.split()[0] in HE_NAMES else "She"
+
 
 def _rng(seed: int, part: str) -> random.Random:
     return random.Random(f"{seed}-{part}")
@@ -259,6 +268,13 @@ def biography(person: Person, rng: random.Random, shuffle: bool = True, canonica
     if shuffle:
         rng.shuffle(sentences)
     return " ".join(sentences)
+
+
+def single_biography(person: Person) -> list[str]:
+    """The paper's bioS single: one biography, the full name once, pronouns after, a fixed sentence
+    order. Returned as sentences so that the in-biography probes (notebook 05) can cut before a value."""
+    return [BIO_TEMPLATES[a][0].format(n=person.name if k == 0 else person.pronoun, v=person.value(a))
+            for k, a in enumerate(ATTRIBUTES)]
 
 
 def place_description(city: str, rng: random.Random, canonical: bool = False) -> str:
@@ -347,7 +363,7 @@ def contract_summary(facts: dict) -> str:
 
 def pretraining_corpus(people: list[Person], seed: int, augmented: bool) -> list[dict]:
     """Unlabelled documents. Augmented: several paraphrased, sentence-shuffled biographies per person.
-    Single: one fixed biography per person (the no-augmentation twin of notebook 05)."""
+    Single: one biography per person that names the person once (the paper's bioS single, notebook 05)."""
     rng = _rng(seed, "pretrain-augmented" if augmented else "pretrain-single")
     docs = []
     for p in people:
@@ -357,7 +373,7 @@ def pretraining_corpus(people: list[Person], seed: int, augmented: bool) -> list
             docs.append(biography(p, rng, canonical=True))
             docs += [biography(p, rng) for _ in range(BIOS_PER_PERSON - 1)]
         else:
-            docs.append(biography(p, rng, shuffle=False, canonical=True))
+            docs.append(" ".join(single_biography(p)))
     # The rest of the world is identical in both corpora, so the twins differ only in the biographies.
     rest = _rng(seed, "pretrain-world")
     docs += [place_description(c, rest, canonical=(k % 3 == 0)) for c in CITIES for k in range(6)]

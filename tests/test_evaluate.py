@@ -127,3 +127,23 @@ def test_measuring_helpers_switch_dropout_off_and_give_the_mode_back(tokenizer):
     model.eval()
     evaluate.perplexity(model, tokenizer, texts)
     assert not model.training, "perplexity switched an eval-mode model to train mode"
+
+
+def test_explain_miss_names_what_is_wrong():
+    from course_utils.evaluate import explain_miss
+    qa = {"person": "Calla Kelard", "attribute": "birth_city", "answer": "Izmira"}
+    assert "university" in explain_miss("qa", "Calla Kelard studied at Osterby College.", qa)
+    assert explain_miss("qa", "Ada Torwick was born in Izmira.", qa) == "it names someone else"
+    assert explain_miss("qa", "Calla Kelard was born in Tessic.", qa) == "the wrong birth city"
+    support = {"required": ["linen shirt", "not shipped"], "forbidden": ["has shipped"]}
+    assert explain_miss("support", "Your desk lamp has shipped.", support) == \
+        "leaves out 'linen shirt', 'not shipped'; says 'has shipped'"
+    with pytest.raises(ValueError, match="task 'poems'"):
+        explain_miss("poems", "", {})
+
+
+def test_shipping_claims_are_checked_against_the_policy():
+    from course_utils.evaluate import shipping_claims
+    claims = shipping_claims("Standard shipping takes 3 to 5 business days and express shipping takes 1 to 5 business days.")
+    assert claims == {"standard": ("3 to 5 business days", True), "express": ("1 to 5 business days", False)}
+    assert shipping_claims("We ship soon.") == {}

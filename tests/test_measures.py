@@ -14,7 +14,7 @@ from course_utils.data_quality import response_losses, tainted_support_set
 from course_utils.encode import encode_example
 from course_utils.evaluate import generate, score_qa, undesirable_kinds
 from course_utils.forgetting import freeze_all_but_top
-from course_utils.generalization import place_questions, qa_subset
+from course_utils.generalization import in_biography_probes, place_questions, qa_baselines, qa_subset
 from course_utils.replay import mix_with_replay
 
 
@@ -158,3 +158,26 @@ def test_forgetting_choice_checker():
     for choice, message in [("plain SFT", "fact accuracy"), ("frozen", "target"), ("nope", "not a row")]:
         with pytest.raises(CheckFailed, match=message):
             check_forgetting_choice(lambda c=choice: c, results, 1.0, 0.75)
+
+
+def test_in_biography_probes_cut_the_single_biography_before_each_value():
+    probes = in_biography_probes()
+    from course_utils.data import load_pretraining
+    text = "\n".join(load_pretraining("single")["text"])
+    assert len(probes) == world.N_PEOPLE * len(world.ATTRIBUTES)
+    for probe in probes[:200]:
+        assert probe["prompt"] + probe["answer"] in text, probe
+    # After the first attribute, the probe reaches its value only through the pronoun sentences.
+    later = [p for p in probes if p["attribute"] != world.ATTRIBUTES[0]]
+    assert all(p["prompt"].count(p["subject"]) == 1 and p["prompt"].startswith(p["subject"]) for p in later)
+
+
+def test_qa_baselines_chance_and_constant_answer():
+    train = load_sft("qa", "train").to_list()
+    test = load_sft("qa", "test_people").to_list()
+    base = qa_baselines(test, train)
+    expected_chance = sum(1 / len(world.VALUES[r["attribute"]]) for r in test) / len(test)
+    assert base["chance"] == pytest.approx(expected_chance) and 0.02 < base["chance"] < 0.08
+    # A constant answer is right exactly for the people who have the most common value.
+    only_years = [r for r in test if r["attribute"] == "birth_year"]
+    assert 0 <= qa_baselines(only_years, train)["constant"] < 0.2

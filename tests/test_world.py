@@ -64,6 +64,11 @@ def test_single_corpus_has_one_biography_per_person_and_the_same_rest():
     for name in names[:60]:
         assert sum(mentions(name, d) for d in single) == 1, name
         assert sum(mentions(name, d) for d in augmented) == world.BIOS_PER_PERSON, name
+        # The paper's bioS single: the full name once, then pronouns, in a fixed attribute order.
+        bio = next(d for d in single if mentions(name, d))
+        assert bio.count(name) == 1 and bio.startswith(name), bio
+        sentences = bio.split(". ")
+        assert len(sentences) == len(world.ATTRIBUTES) and all(s.split()[0] in ("He", "She") for s in sentences[1:]), bio
     # Places, shop articles and contracts are the same in both: the twins differ only in biographies.
     rest = lambda docs: sorted(d for d in docs if not any(n in d for n in names))
     assert rest(single) == rest(augmented) and len(rest(single)) > 100
