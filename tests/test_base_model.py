@@ -30,9 +30,13 @@ def test_untrained_model_fails_the_probes(tiny_model, tokenizer):
     assert fact_probe_accuracy(tiny_model, tokenizer, load_probes()[:100])["accuracy"] < 0.05
 
 
-def test_single_bio_twin_loads_too():
+def test_single_bio_twin_stores_its_facts_inside_its_biographies():
+    from course_utils.generalization import in_biography_probes
     model, tok = models.load_base("gpt2-tiny-single", device="cpu")
     assert model.config.n_layer == models.load_base("gpt2-tiny", device="cpu")[0].config.n_layer
+    probes = in_biography_probes()
+    result = fact_probe_accuracy(model, tok, probes[::3])
+    assert result["accuracy"] >= 0.95, f"gpt2-tiny-single completes only {result['accuracy']:.1%} of its biographies"
 
 
 def test_hub_model_offline_gives_a_clear_message():
