@@ -68,6 +68,70 @@ def encode_text(tokenizer, text: str, max_length: int | None = None) -> dict:
     return {"input_ids": ids, "response_mask": [0] + [1] * (len(ids) - 1)}
 
 
+def pack_rows(lengths: list[int], capacity: int) -> list[list[int]]:
+    """Group example indices into as few rows of at most `capacity` tokens as a greedy packer finds,
+    with rows of similar length (rows are padded to the longest): start with the fewest rows the total
+    allows, put each example (longest first) into the emptiest row, and open a new row only when it
+    fits nowhere. An example longer than `capacity` gets a row of its own."""
+    n_rows = max(1, -(-sum(lengths) // capacity))
+    rows: list[list[int]] = [[] for _ in range(n_rows)]
+    used = [0] * n_rows
+    for i in sorted(range(len(lengths)), key=lambda j: -lengths[j]):
+        k = min(range(len(rows)), key=used.__getitem__)
+        if used[k] and used[k] + lengths[i] > capacity:
+            rows.append([])
+            used.append(0)
+            k = len(rows) - 1
+        rows[k].append(i)
+        used[k] += lengths[i]
+    return [row for row in rows if row]
+
+
+def packed_positions(lengths: list[int], capacity: int, multiple_of: int = 8) -> int:
+    """How many positions a packed batch of these lengths computes (rows x padded row length)."""
+    rows = pack_rows(lengths, capacity)
+    longest = max(sum(lengths[i] for i in row) for row in rows)
+    return len(rows) * (-(-longest // multiple_of) * multiple_of)
+
+
+def collate_packed(examples: list[dict], pad_token_id: int, capacity: int, multiple_of: int = 8) -> dict:
+    """Padding-free batching: lay the examples end to end in rows of at most `capacity` tokens.
+
+    Every example keeps its own positions (`position_ids` restart at 0) and sees only itself: the
+    attention mask is block-diagonal and causal, shape (rows, 1, T, T), True where a token may look.
+    The loss needs no change: the first token of every example is a prompt token (mask 0), so nothing
+    is ever predicted across the seam between two examples. Rows are padded to a common length that is
+    a multiple of `multiple_of` (fewer distinct shapes for torch.compile); a padding token looks only at
+    earlier padding of its row, so no attention row is empty (an empty row would give NaN).
+    """
+    if not examples:
+        raise ValueError("collate_packed() got an empty batch")
+    for i, e in enumerate(examples):
+        if len(e["response_mask"]) != len(e["input_ids"]):
+            raise ValueError(f"example {i} of the batch: input_ids has {len(e['input_ids'])} tokens but "
+                             f"response_mask has {len(e['response_mask'])}")
+    rows = pack_rows([len(e["input_ids"]) for e in examples], capacity)
+    longest = max(sum(len(examples[i]["input_ids"]) for i in row) for row in rows)
+    T = -(-longest // multiple_of) * multiple_of
+    ids = torch.full((len(rows), T), pad_token_id, dtype=torch.long)
+    positions = torch.zeros((len(rows), T), dtype=torch.long)
+    mask = torch.zeros((len(rows), T), dtype=torch.long)
+    segment = torch.full((len(rows), T), -1, dtype=torch.long)       # -1: padding
+    for r, row in enumerate(rows):
+        start = 0
+        for k, i in enumerate(row):
+            n = len(examples[i]["input_ids"])
+            ids[r, start:start + n] = torch.as_tensor(examples[i]["input_ids"])
+            mask[r, start:start + n] = torch.as_tensor(examples[i]["response_mask"])
+            positions[r, start:start + n] = torch.arange(n)
+            segment[r, start:start + n] = k
+            start += n
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+    attention = (segment[:, :, None] == segment[:, None, :]) & causal
+    return {"input_ids": ids, "position_ids": positions, "attention_mask": attention[:, None],
+            "response_mask": mask, "real_tokens": int((segment >= 0).sum())}
+
+
 def collate(examples: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
     """Pad a list of encoded examples to the longest one in *this* batch (dynamic padding).
 

@@ -4,12 +4,16 @@ What it does that a naive loop gets wrong:
 - gradient accumulation divides every micro-batch's summed loss by the response-token count of the
   *whole* optimizer step, so k micro-batches give exactly the gradient of one k-times-larger batch
   (averaging micro-batch means over-weights short responses: the 2024 transformers bug);
-- length-grouped batches with dynamic padding, so little compute is spent on padding (reported);
+- random batches, so a mixed SFT set stays mixed in every batch and each task weighs in the loss by
+  its share of response tokens (length-grouped batches would make them single-task and re-weight the
+  tasks); a batch whose lengths differ a lot is *packed* (examples end to end, each attending only to
+  itself) instead of padded, so little compute is spent on padding (reported);
 - bf16 autocast on GPUs that support it (fp16 with a gradient scaler otherwise); float32 on the CPU
   unless COURSE_CPU_BF16=1 asks for bf16 there;
 - logits only where the loss reads them (`response_logits`): the vocabulary projection of prompt
   positions is skipped;
-- no host-device synchronisation per step: losses are read back only every `log_every` steps.
+- no host-device synchronisation per step: counts and shapes come from the CPU copies of a batch,
+  and losses are read back only every `log_every` steps.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from .encode import collate
+from .encode import collate, collate_packed, packed_positions
 from .env import cpu_bf16_requested, pick_device
 from .evaluate import eval_mode
 from .loss import count_loss_tokens, sft_loss
@@ -74,7 +78,18 @@ def _autocast_dtype(device: torch.device, amp) -> torch.dtype | None:
     raise ValueError(f"amp={amp!r}: use None (auto), False, 'bf16' or 'fp16'")
 
 
-def response_logits(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def logits_to_keep(response_mask: torch.Tensor) -> int:
+    """How many trailing positions' logits the loss reads: from the position before the batch's earliest
+    response token to the end. Computed on the CPU copy of the mask, so asking costs no device sync."""
+    T = response_mask.shape[1]
+    has = response_mask.any(dim=1)
+    if not bool(has.any()):
+        return 1
+    first = int(response_mask[has].float().argmax(dim=1).min())
+    return min(T, T - first + 1)
+
+
+def response_logits(model, batch: dict, keep: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Logits for the positions the loss reads, and the matching slices of input_ids and response_mask.
 
     The language-model head (a 192 x 4,096 matrix for gpt2-tiny, 768 x 50,257 for GPT-2) and the
@@ -82,14 +97,55 @@ def response_logits(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor, tor
     reads the logits that predict response tokens. Hugging Face causal LMs take `logits_to_keep=k` (the
     last k positions), so we keep from the position before the batch's earliest response token onward.
     The loss and its gradients are exactly those of the full logits (tests/test_train.py checks it).
+    Pass `keep` (from `logits_to_keep` on the CPU mask) to avoid reading the mask back from the GPU.
+    Packed batches (`position_ids` present) are scored in full: their response tokens are spread over
+    the whole row.
     """
     ids, mask = batch["input_ids"], batch["response_mask"]
     T = ids.shape[1]
-    has = mask.any(dim=1)
-    first = int(mask[has].float().argmax(dim=1).min()) if bool(has.any()) else T - 1   # earliest response token
-    keep = min(T, T - first + 1)
+    if "position_ids" in batch:
+        return _packed_response_logits(model, batch)
+    if keep is None:
+        keep = logits_to_keep(mask)
     logits = model(input_ids=ids, attention_mask=batch["attention_mask"], logits_to_keep=keep).logits
     return logits, ids[:, T - keep:], mask[:, T - keep:]
+
+
+def predicted_positions(response_mask: torch.Tensor) -> torch.Tensor:
+    """Flat indices of the positions whose *next* token carries loss (computed on the CPU)."""
+    return response_mask[:, 1:].flatten().nonzero().squeeze(1)
+
+
+def _packed_response_logits(model, batch: dict):
+    """In a packed row the response tokens are spread over the whole row, so "the last k positions"
+    does not help. Instead: run the transformer body, pick the hidden states that predict a response
+    token, and apply the language-model head to those alone. Each picked position then becomes a
+    two-token "sequence" (the prediction, then its target) so that `sft_loss` applies unchanged."""
+    ids = batch["input_ids"]
+    out = model(input_ids=ids, attention_mask=batch["attention_mask"], position_ids=batch["position_ids"],
+                logits_to_keep=1, output_hidden_states=True)
+    hidden = out.hidden_states[-1][:, :-1].flatten(0, 1)            # (rows * (T-1), d), final norm applied
+    index = batch["predict_at"]
+    logits = model.get_output_embeddings()(hidden.index_select(0, index))          # (N, vocab)
+    targets = ids[:, 1:].flatten().index_select(0, index)
+    pairs = torch.stack([targets, targets], dim=1)
+    return logits.unsqueeze(1).expand(-1, 2, -1), pairs, torch.tensor([[0, 1]], device=ids.device).expand_as(pairs)
+
+
+def _packing_supported(model) -> bool:
+    return getattr(model.config, "_attn_implementation", "sdpa") in ("sdpa", "eager")
+
+
+def _packed_mask_for(model, attention: torch.Tensor) -> torch.Tensor:
+    """The block-diagonal mask in the form the model's attention kernel takes: SDPA reads a boolean
+    mask (True = may attend); the eager kernel adds the mask to the scores, so it needs 0 / -inf."""
+    implementation = getattr(model.config, "_attn_implementation", "sdpa")
+    if implementation == "sdpa":
+        return attention
+    if implementation == "eager":
+        return torch.zeros(attention.shape, dtype=torch.float32).masked_fill(~attention, float("-inf"))
+    raise ValueError(f"packing=True supports the 'sdpa' and 'eager' attention implementations, not "
+                     f"{implementation!r}; pass packing=False")
 
 
 @torch.no_grad()
@@ -112,18 +168,36 @@ def train_sft(model, train_data, *, pad_token_id: int, epochs: float = 1.0, max_
               min_lr_ratio: float = 0.1, weight_decay: float = 0.0, max_grad_norm: float | None = 1.0,
               device=None, amp=None, eval_data=None, eval_every: int | None = None,
               eval_fn: Callable | None = None, log_every: int = 10, seed: int = 0,
-              group_by_length: bool = True, compile: bool = False, progress: bool = True) -> dict:
+              packing: bool | None = None, group_by_length: bool = False, compile: bool = False,
+              progress: bool = True) -> dict:
     """Fine-tune `model` in place on encoded examples (dicts with input_ids and response_mask).
 
     One optimizer step = `grad_accum` micro-batches of `batch_size` examples. The run lasts
     `max_steps` steps, or `epochs` passes over the data. Every `eval_every` steps (and at the end)
     it records the validation loss on `eval_data` and whatever `eval_fn(model)` returns (a dict).
     Returns a history: per-log-step train loss and learning rate, the evaluations, and run figures.
+
+    Batches are random draws, so a mixed set stays mixed inside every batch and each task weighs in
+    the loss by its share of response tokens. `packing=True` lays each batch's examples end to end
+    (no attention across examples, `encode.collate_packed`) instead of padding them to the longest;
+    `group_by_length=True` (padded batches only) sorts examples by length into batches: less padding,
+    but single-task batches, which re-weights the tasks (notebook 03).
     """
     if batch_size < 1 or grad_accum < 1:
         raise ValueError(f"batch_size={batch_size} and grad_accum={grad_accum} must both be >= 1")
+    if packing and group_by_length:
+        raise ValueError("group_by_length=True only applies to padded batches; pass packing=False with it")
     device = pick_device(device)
     rows = _as_rows(train_data)
+    capacity = getattr(model.config, "n_positions", None) or max(len(r["input_ids"]) for r in rows)
+    too_long = next((i for i, r in enumerate(rows) if len(r["input_ids"]) > capacity), None)
+    if too_long is not None:
+        raise ValueError(f"example {too_long} has {len(rows[too_long]['input_ids'])} tokens, more than the model's "
+                         f"{capacity} positions; encode with max_length={capacity}")
+    if packing is None:       # auto: pack a batch when that computes clearly fewer positions than padding it
+        packing = None if not group_by_length and _packing_supported(model) else False
+    elif packing:
+        _packed_mask_for(model, torch.ones(1, 1, 1, 1, dtype=torch.bool))   # fails early on other kernels
     rng = random.Random(seed)
     torch.manual_seed(seed)
     lengths = [len(r["input_ids"]) for r in rows]
@@ -160,7 +234,8 @@ def train_sft(model, train_data, *, pad_token_id: int, epochs: float = 1.0, max_
         if eval_data is not None:
             record["val_loss"] = validation_loss(model, eval_data, pad_token_id, device=device)
         if eval_fn is not None:
-            record.update(eval_fn(model))
+            with eval_mode(model):        # dropout off while measuring; the train mode comes back
+                record.update(eval_fn(model))
         model.train()
         history["eval"].append(record)
 
@@ -171,16 +246,28 @@ def train_sft(model, train_data, *, pad_token_id: int, epochs: float = 1.0, max_
         for _ in range(grad_accum):
             if not batches:
                 batches = length_grouped_batches(lengths, batch_size, rng, group_by_length)
-            micro.append(collate([rows[i] for i in batches.pop()], pad_token_id))
-        # The whole step's loss-token count, computed on the CPU copies: no device sync.
-        step_tokens = sum(count_loss_tokens(b["response_mask"]) for b in micro).clamp(min=1).item()
-        for b in micro:
-            history["examples_seen"] += len(b["input_ids"])
-            history["real_tokens"] += int(b["attention_mask"].sum())
+            examples = [rows[i] for i in batches.pop()]
+            history["examples_seen"] += len(examples)
+            lengths_ = [len(e["input_ids"]) for e in examples]
+            if packing or (packing is None and
+                           packed_positions(lengths_, capacity) < 0.9 * len(examples) * max(lengths_)):
+                b = collate_packed(examples, pad_token_id, capacity)
+                history["real_tokens"] += b.pop("real_tokens")
+                b["attention_mask"] = _packed_mask_for(model, b["attention_mask"])
+                b["predict_at"] = predicted_positions(b["response_mask"])
+            else:
+                b = collate(examples, pad_token_id)
+                history["real_tokens"] += int(b["attention_mask"].sum())
             history["padded_tokens"] += b["input_ids"].numel()
+            micro.append(b)
+        # Everything shape- and count-related is computed on the CPU copies, before they go to the
+        # device: no host-device sync in a step.
+        step_tokens = int(sum(count_loss_tokens(b["response_mask"]) for b in micro).clamp(min=1))
+        for b in micro:
+            keep = None if "position_ids" in b else logits_to_keep(b["response_mask"])
             b = {k: v.to(device, non_blocking=True) for k, v in b.items()}
             with torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext():
-                logits, ids, mask = response_logits(forward, b)
+                logits, ids, mask = response_logits(forward, b, keep)
             loss = sft_loss(logits, ids, mask, normalize=step_tokens)
             (scaler.scale(loss) if scaler else loss).backward()
             running += loss.detach()
