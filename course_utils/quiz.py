@@ -3,7 +3,8 @@
 In JupyterLab 4 (ipywidgets 8) and Colab (ipywidgets 7.7) a quiz is a small widget: pick an option,
 press "Check", read why it is right or wrong. Where widgets cannot render (a notebook viewed on GitHub,
 a terminal, ipywidgets missing, or COURSE_WIDGETS=0) the same quiz shows as text, and
-`quiz.answer("B")` prints the verdict and the explanation. The text form is also what the widget puts
+`check_quiz(notebook, number, letter)` prints the verdict and the explanation. The course's quizzes
+live in `quiz_bank.py`, not in the notebooks, so a notebook never shows which option is right. The text form is also what the widget puts
 in its `text/plain` output, so a saved notebook reads the same everywhere and compares equal under nbval.
 """
 from __future__ import annotations
@@ -51,12 +52,12 @@ class Quiz:
         """Text mode: print the verdict for your answer."""
         print(self.verdict(letter))
 
-    def show(self) -> None:
-        """Display the quiz: a widget where widgets work, text otherwise."""
+    def show(self, check_hint: str = "quiz.answer('your letter')") -> None:
+        """Display the quiz: a widget where widgets work, text otherwise (answered with `check_hint`)."""
         widget = _build_widget(self)
         if widget is None:
             print(self.as_text())
-            print("\nAnswer in a code cell, e.g.  quiz.answer('A')  (with this quiz's name), to see why.")
+            print(f"\nWithout widgets, check your answer in a code cell:  {check_hint}")
             return
         display_widget(widget, self.as_text())
 
