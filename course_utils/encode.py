@@ -87,6 +87,21 @@ def pack_rows(lengths: list[int], capacity: int) -> list[list[int]]:
     return [row for row in rows if row]
 
 
+def split_by_length(lengths: list[int], ratio: float = 1.5) -> list[list[int]]:
+    """Cut one batch into groups of similar length (sorted; a new group starts when an example is more
+    than `ratio` times the group's shortest), to be padded separately. The groups are micro-batches of
+    *one* optimizer step, normalised by the whole step's token count (notebook 02's accumulation rule),
+    so the gradient is exactly that of the mixed batch; only the padding goes."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and lengths[i] <= ratio * lengths[groups[-1][0]]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
 def packed_positions(lengths: list[int], capacity: int, multiple_of: int = 8) -> int:
     """How many positions a packed batch of these lengths computes (rows x padded row length)."""
     rows = pack_rows(lengths, capacity)

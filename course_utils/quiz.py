@@ -4,8 +4,9 @@ In JupyterLab 4 (ipywidgets 8) and Colab (ipywidgets 7.7) a quiz is a small widg
 press "Check", read why it is right or wrong. Where widgets cannot render (a notebook viewed on GitHub,
 a terminal, ipywidgets missing, or COURSE_WIDGETS=0) the same quiz shows as text, and
 `check_quiz(notebook, number, letter)` prints the verdict and the explanation. The course's quizzes
-live in `quiz_bank.py`, not in the notebooks, so a notebook never shows which option is right. The text form is also what the widget puts
-in its `text/plain` output, so a saved notebook reads the same everywhere and compares equal under nbval.
+live in `quiz_bank.py`, not in the notebooks, so a notebook never shows which option is right. The text
+form is also what the widget puts in its `text/plain` output, so a saved notebook reads the same
+everywhere and compares equal under nbval.
 """
 from __future__ import annotations
 
@@ -27,12 +28,13 @@ class Quiz:
     question: str
     choices: tuple[Choice, ...]
     title: str = "Quiz"
+    topic: str = ""          # what the quiz tests, in a few words (the notebook's "### Quiz: <topic>" heading)
 
     def __post_init__(self):
         if sum(c.correct for c in self.choices) != 1:
-            raise ValueError(f"quiz {self.title!r} must have exactly one correct choice")
+            raise ValueError(f"quiz {self.topic or self.title!r} must have exactly one correct choice")
         if not 2 <= len(self.choices) <= len(LETTERS):
-            raise ValueError(f"quiz {self.title!r} needs 2 to {len(LETTERS)} choices")
+            raise ValueError(f"quiz {self.topic or self.title!r} needs 2 to {len(LETTERS)} choices")
 
     def as_text(self) -> str:
         lines = [f"{self.title}: {self.question}", ""]

@@ -6,8 +6,9 @@ What it does that a naive loop gets wrong:
   (averaging micro-batch means over-weights short responses: the 2024 transformers bug);
 - random batches, so a mixed SFT set stays mixed in every batch and each task weighs in the loss by
   its share of response tokens (length-grouped batches would make them single-task and re-weight the
-  tasks); a batch whose lengths differ a lot is *packed* (examples end to end, each attending only to
-  itself) instead of padded, so little compute is spent on padding (reported);
+  tasks); a batch whose lengths differ a lot is computed as length-homogeneous parts of one step (or,
+  with `packing=True`, packed end to end with a block-diagonal mask), so little compute is spent on
+  padding (reported);
 - bf16 autocast on GPUs that support it (fp16 with a gradient scaler otherwise); float32 on the CPU
   unless COURSE_CPU_BF16=1 asks for bf16 there;
 - logits only where the loss reads them (`response_logits`): the vocabulary projection of prompt
@@ -26,7 +27,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from .encode import collate, collate_packed, packed_positions
+from .encode import collate, collate_packed, split_by_length
 from .env import cpu_bf16_requested, pick_device
 from .evaluate import eval_mode
 from .loss import count_loss_tokens, sft_loss
@@ -178,10 +179,12 @@ def train_sft(model, train_data, *, pad_token_id: int, epochs: float = 1.0, max_
     Returns a history: per-log-step train loss and learning rate, the evaluations, and run figures.
 
     Batches are random draws, so a mixed set stays mixed inside every batch and each task weighs in
-    the loss by its share of response tokens. `packing=True` lays each batch's examples end to end
-    (no attention across examples, `encode.collate_packed`) instead of padding them to the longest;
-    `group_by_length=True` (padded batches only) sorts examples by length into batches: less padding,
-    but single-task batches, which re-weights the tasks (notebook 03).
+    the loss by its share of response tokens. How a batch is computed: `packing=None` (default) splits
+    it into parts of similar length, padded separately and normalised by the whole step's token count,
+    so the gradient is the mixed batch's and little is padding; `packing=True` lays the examples end to
+    end instead (no attention across examples, `encode.collate_packed`); `packing=False` pads the whole
+    batch to its longest example. `group_by_length=True` (with padding) sorts examples by length into
+    batches: less padding, but single-task batches, which re-weights the tasks (notebook 03).
     """
     if batch_size < 1 or grad_accum < 1:
         raise ValueError(f"batch_size={batch_size} and grad_accum={grad_accum} must both be >= 1")
@@ -194,9 +197,7 @@ def train_sft(model, train_data, *, pad_token_id: int, epochs: float = 1.0, max_
     if too_long is not None:
         raise ValueError(f"example {too_long} has {len(rows[too_long]['input_ids'])} tokens, more than the model's "
                          f"{capacity} positions; encode with max_length={capacity}")
-    if packing is None:       # auto: pack a batch when that computes clearly fewer positions than padding it
-        packing = None if not group_by_length and _packing_supported(model) else False
-    elif packing:
+    if packing:
         _packed_mask_for(model, torch.ones(1, 1, 1, 1, dtype=torch.bool))   # fails early on other kernels
     rng = random.Random(seed)
     torch.manual_seed(seed)
@@ -248,18 +249,22 @@ def train_sft(model, train_data, *, pad_token_id: int, epochs: float = 1.0, max_
                 batches = length_grouped_batches(lengths, batch_size, rng, group_by_length)
             examples = [rows[i] for i in batches.pop()]
             history["examples_seen"] += len(examples)
-            lengths_ = [len(e["input_ids"]) for e in examples]
-            if packing or (packing is None and
-                           packed_positions(lengths_, capacity) < 0.9 * len(examples) * max(lengths_)):
+            if packing:
                 b = collate_packed(examples, pad_token_id, capacity)
                 history["real_tokens"] += b.pop("real_tokens")
                 b["attention_mask"] = _packed_mask_for(model, b["attention_mask"])
                 b["predict_at"] = predicted_positions(b["response_mask"])
+                parts = [b]
+            elif packing is None:     # one mixed batch, run as length-homogeneous parts
+                groups = split_by_length([len(e["input_ids"]) for e in examples])
+                parts = [collate([examples[i] for i in g], pad_token_id) for g in groups]
             else:
-                b = collate(examples, pad_token_id)
-                history["real_tokens"] += int(b["attention_mask"].sum())
-            history["padded_tokens"] += b["input_ids"].numel()
-            micro.append(b)
+                parts = [collate(examples, pad_token_id)]
+            for b in parts:
+                if "position_ids" not in b:
+                    history["real_tokens"] += int(b["attention_mask"].sum())
+                history["padded_tokens"] += b["input_ids"].numel()
+            micro += parts
         # Everything shape- and count-related is computed on the CPU copies, before they go to the
         # device: no host-device sync in a step.
         step_tokens = int(sum(count_loss_tokens(b["response_mask"]) for b in micro).clamp(min=1))

@@ -57,45 +57,119 @@ def test_widgets_can_be_switched_off(monkeypatch):
     assert outputs[0]["text"].startswith("Quiz T: 2 + 2?")
 
 
-def test_quiz_bank_covers_every_notebook_with_spread_letters():
-    from collections import Counter
+# ---- the course's quiz bank (course_utils/quiz_bank.py) and the notebooks that show it ----
 
-    from course_utils.quiz import LETTERS
-    from course_utils.quiz_bank import QUIZZES
+import json  # noqa: E402
+import re  # noqa: E402
+from collections import Counter  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from course_utils.quiz import LETTERS  # noqa: E402
+from course_utils.quiz_bank import QUIZZES, check_quiz, quiz, show_quiz  # noqa: E402
+
+NOTEBOOKS = ["01", "02", "03", "04", "05", "06"]
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+ALL_QUIZZES = [(nb, i, q) for nb, quizzes in QUIZZES.items() for i, q in enumerate(quizzes, 1)]
+
+
+def right_letter(q):
+    return LETTERS[[c.correct for c in q.choices].index(True)]
+
+
+def test_every_notebook_has_quizzes_and_00_keeps_its_demo():
+    assert len(QUIZZES["00"]) >= 1, "notebook 00 explains quizzes with a demo quiz"
+    for notebook in NOTEBOOKS:
+        assert len(QUIZZES[notebook]) >= 3, f"notebook {notebook} has only {len(QUIZZES[notebook])} quizzes"
+
+
+@pytest.mark.parametrize("notebook, number, q", ALL_QUIZZES, ids=[f"{nb}.{i}" for nb, i, _ in ALL_QUIZZES])
+def test_every_quiz_has_one_right_option_and_explains_every_option(notebook, number, q):
+    assert sum(c.correct is True for c in q.choices) == 1 and all(isinstance(c.correct, bool) for c in q.choices)
+    assert 3 <= len(q.choices) <= len(LETTERS)
+    assert q.title == f"Quiz {int(notebook)}.{number}" and q.topic.strip() and q.question.strip()
+    assert all(c.text.strip() and len(c.why.strip()) >= 20 for c in q.choices), "every option needs an explanation"
+    assert len({c.text for c in q.choices}) == len(q.choices), "options must differ"
+
+
+def test_right_answers_are_spread_over_the_letters():
     letters = Counter()
-    for notebook in ["01", "02", "03", "04", "05", "06"]:
-        quizzes = QUIZZES[notebook]
-        assert len(quizzes) >= 3, f"notebook {notebook} has only {len(quizzes)} quizzes"
-        right = [LETTERS[[c.correct for c in q.choices].index(True)] for q in quizzes]
+    for notebook in NOTEBOOKS:
+        right = [right_letter(q) for q in QUIZZES[notebook]]
         assert len(set(right)) > 1, f"notebook {notebook}: every right answer is {right[0]}"
         letters.update(right)
-        for q in quizzes:
-            assert all(c.why.strip() for c in q.choices), q.title
     total = sum(letters.values())
     assert max(letters.values()) / total <= 0.4, f"right answers by letter: {dict(letters)}"
 
 
-def test_notebooks_show_bank_quizzes_and_never_the_answer():
-    import json
-    import re
-    from pathlib import Path
-
-    from course_utils.quiz_bank import QUIZZES
-    root = Path(__file__).resolve().parents[1] / "notebooks"
-    for path in sorted(root.glob("0*.ipynb")) + sorted((root / "exercises").glob("0*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-        assert not re.search(r"\.answer\(|check_quiz\(|Choice\(|correct=True", code), f"{path.name} shows or gives an answer"
-        shown = re.findall(r'show_quiz\("(\d\d)", (\d+)\)', code)
-        notebook = path.name[:2]
-        assert sorted(int(n) for nb, n in shown if nb == notebook) == list(range(1, len(QUIZZES[notebook]) + 1)), \
-            f"{path.name} should show each of its {len(QUIZZES[notebook])} quizzes once"
+def test_the_right_option_is_not_given_away_by_its_length():
+    quizzes = [q for nb in NOTEBOOKS for q in QUIZZES[nb]]
+    longest = [q.title for q in quizzes
+               if len(q.choices[LETTERS.index(right_letter(q))].text) == max(len(c.text) for c in q.choices)]
+    assert len(longest) <= len(quizzes) / 3, f"the right option is the longest in {len(longest)} quizzes: {longest}"
 
 
-def test_check_quiz_gives_the_verdict(capsys):
-    from course_utils.quiz_bank import check_quiz, quiz
-    right = "ABCD"[[c.correct for c in quiz("04", 2).choices].index(True)]
+@pytest.mark.parametrize("notebook, number, q", ALL_QUIZZES, ids=[f"{nb}.{i}" for nb, i, _ in ALL_QUIZZES])
+def test_a_shown_quiz_reveals_no_answer(capsys, notebook, number, q):
+    show_quiz(notebook, number)
+    out = capsys.readouterr().out
+    assert out.startswith(q.as_text()) and q.question in out
+    assert all(f"  {LETTERS[i]}) {c.text}" in out for i, c in enumerate(q.choices))
+    assert not any(c.why in out for c in q.choices), "the explanations appear only after an answer"
+    # nothing but the quiz and how to check it in text mode, with a placeholder for the letter
+    hint = f"from course_utils.quiz_bank import check_quiz; check_quiz({notebook!r}, {number}, 'your letter')"
+    assert out == f"{q.as_text()}\n\nWithout widgets, check your answer in a code cell:  {hint}\n"
+
+
+def test_check_quiz_gives_the_verdict_and_the_explanation(capsys):
+    q = quiz("04", 2)
+    right = right_letter(q)
+    wrong = next(letter for letter in LETTERS[: len(q.choices)] if letter != right)
     check_quiz("04", 2, right)
-    assert capsys.readouterr().out.startswith(f"{right}) Correct.")
-    with pytest.raises(ValueError, match="notebook 04 has quizzes 1 to 3"):
-        quiz("04", 9)
+    check_quiz("04", 2, wrong.lower())
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{right}) Correct. {q.choices[LETTERS.index(right)].why}"
+    assert out[1] == f"{wrong}) Not quite. {q.choices[LETTERS.index(wrong)].why}"
+    assert quiz(4, 2) is q, "a notebook number works too"
+    with pytest.raises(ValueError, match=f"notebook 04 has quizzes 1 to {len(QUIZZES['04'])}"):
+        quiz("04", 99)
+    with pytest.raises(ValueError, match="no quizzes for notebook '09'"):
+        quiz("09", 1)
+
+
+def test_in_a_kernel_a_bank_quiz_is_a_widget_whose_text_has_no_answer():
+    pytest.importorskip("ipywidgets")
+    outputs = run_in_kernel("from course_utils.quiz_bank import show_quiz\nshow_quiz('04', 1)")
+    assert len(outputs) == 1 and "application/vnd.jupyter.widget-view+json" in outputs[0]["data"]
+    assert outputs[0]["data"]["text/plain"] == quiz("04", 1).as_text()
+
+
+# What a notebook may not hold: an answer given (quiz.answer("B"), check_quiz(..., "C")), or a quiz built in a
+# cell (Choice(..., True, ...), correct=True), in its code or, as an example to copy, in its text.
+GIVES_AN_ANSWER = re.compile(r"""\.answer\(|check_quiz\(|\bChoice\(|\bQuiz\(|correct\s*=\s*True""")
+ANSWER_IN_TEXT = re.compile(r"""(\.answer|check_quiz)\([^)]*["'][A-Ha-h]["']\s*\)|\bChoice\(|correct\s*=\s*True""")
+SHOW_CALL = re.compile(r"""show_quiz\(\s*["'](\d\d)["']\s*,\s*(\d+)\s*\)""")
+
+
+def notebook_paths():
+    solved = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    return solved + sorted((NOTEBOOK_DIR / "exercises").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: str(p.relative_to(NOTEBOOK_DIR)))
+def test_notebooks_show_their_bank_quizzes_and_never_an_answer(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    notebook = path.name[:2]
+    shown = []
+    whys = [c.why for q in QUIZZES.get(notebook, []) for c in q.choices]
+    for k, cell in enumerate(cells):
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code":
+            assert not GIVES_AN_ANSWER.search(source), f"{path.name}, cell {k}: holds a quiz or an answer:\n{source}"
+            shown += [(nb, int(n)) for nb, n in SHOW_CALL.findall(source)]
+            printed = json.dumps(cell.get("outputs", []))
+            assert not any(json.dumps(why)[1:-1] in printed for why in whys), \
+                f"{path.name}, cell {k}: an output shows a quiz explanation (someone checked an answer)"
+        else:
+            assert not ANSWER_IN_TEXT.search(source), f"{path.name}, cell {k}: its text gives an answer:\n{source}"
+    expected = [(notebook, n) for n in range(1, len(QUIZZES.get(notebook, [])) + 1)]
+    assert shown == expected, f"{path.name} should show quizzes {expected} once each, in order; it shows {shown}"
