@@ -133,10 +133,6 @@ def _packed_response_logits(model, batch: dict):
     return logits.unsqueeze(1).expand(-1, 2, -1), pairs, torch.tensor([[0, 1]], device=ids.device).expand_as(pairs)
 
 
-def _packing_supported(model) -> bool:
-    return getattr(model.config, "_attn_implementation", "sdpa") in ("sdpa", "eager")
-
-
 def _packed_mask_for(model, attention: torch.Tensor) -> torch.Tensor:
     """The block-diagonal mask in the form the model's attention kernel takes: SDPA reads a boolean
     mask (True = may attend); the eager kernel adds the mask to the scores, so it needs 0 / -inf."""
