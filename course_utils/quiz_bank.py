@@ -192,7 +192,8 @@ QUIZZES: dict[str, list[Quiz]] = _numbered({
                "is a risk of packing without a block-diagonal mask."),
               ("Batches become single-task: a short answer's token weighs several times a summary's.", True,
                "A step of short answers counts as much as a step of summaries, so the mix you chose is not the mix "
-               "you train. Random batches, packed, keep the mix and still drop the padding (notebook 03, section 2).")),
+               "you train. Random batches keep the mix; splitting each batch by length (or packing) still drops the "
+               "padding (notebook 03, section 2).")),
         _quiz("which checkpoint to keep",
               "A run's validation loss is lowest at step 1,500 of 2,000 and has risen by 8% since, while the training "
               "loss keeps falling. Which checkpoint should be kept, and why?",
@@ -278,7 +279,7 @@ QUIZZES: dict[str, list[Quiz]] = _numbered({
                "not a free fix."),
               ("It trades task skill for knowledge at this budget; judge it on both numbers.", True,
                "A lower rate is a different curve, not a cure. Notebook 04 puts every setting on one trade-off "
-               "plot; there, replay kept the facts and reached the plain run's task score."),
+               "plot; there, replay kept the facts and came within a few points of the plain run's task score."),
               ("The lower rate is the plain run stopped earlier, so it tells the team nothing new.", False,
                "The plain run lost its facts at every measured step; the lower rate lands far above that curve. "
                "It is a different curve, not a point on the plain one."),
@@ -292,7 +293,7 @@ QUIZZES: dict[str, list[Quiz]] = _numbered({
               ("Large models do not forget, so the replay would have nothing left to protect.", False,
                "They do, especially on narrow tasks at high learning rates; that is why mitigations are studied."),
               ("The replayed 30% would have to be taken out of the SFT data, so the task suffers.", False,
-               "Replay is added to the SFT data; in notebook 04 the task was learned as well as without it."),
+               "Replay is added to the SFT data; in notebook 04 the task was learned about as well as without it."),
               ("Here it rehearsed nearly every fact the probes test; at scale it is a thin slice.", True,
                "The course's replay is its best case: its corpus is tiny. Always ask what the replay rehearses, and "
                "keep measuring general knowledge.")),
@@ -385,8 +386,8 @@ QUIZZES: dict[str, list[Quiz]] = _numbered({
               "Before launch, a team tests its fine-tuned support bot on 100 held-out chats with greedy decoding and "
               "finds no bad reply. Is the bot shown to be safe to ship?",
               ("No: greedy hides rare replies; sample many, as users get them, with an interval.", True,
-               "Users meet sampled replies. In notebook 06 even 15% bad data gave a bad reply in only a few percent "
-               "of samples, and 5% gave too few in 300 samples to tell apart from clean data."),
+               "Users meet sampled replies. In notebook 06 bad replies appeared at a few to a dozen per hundred "
+               "samples, and 300 samples tell a rate from zero only where the 95% intervals come apart."),
               ("Yes: 100 clean replies out of 100 tested prove that the bot's rate of bad replies is zero.", False,
                "0 in 100 is compatible with a rate of a few percent (the 95% interval reaches about 3.7%), and "
                "greedy decoding hides what sampling would show."),
