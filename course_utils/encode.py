@@ -102,49 +102,83 @@ def split_by_length(lengths: list[int], ratio: float = 1.5) -> list[list[int]]:
     return groups
 
 
-def packed_positions(lengths: list[int], capacity: int, multiple_of: int = 8) -> int:
-    """How many positions a packed batch of these lengths computes (rows x padded row length)."""
-    rows = pack_rows(lengths, capacity)
-    longest = max(sum(lengths[i] for i in row) for row in rows)
-    return len(rows) * (-(-longest // multiple_of) * multiple_of)
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
 
 
-def collate_packed(examples: list[dict], pad_token_id: int, capacity: int, multiple_of: int = 8) -> dict:
-    """Padding-free batching: lay the examples end to end in rows of at most `capacity` tokens.
+def packed_positions(lengths: list[int], max_tokens: int | None = None, multiple_of: int = 64) -> int:
+    """How many positions `collate_packed` computes for a batch of these lengths (rows x padded row length)."""
+    rows = pack_rows(lengths, max_tokens or sum(lengths))
+    return len(rows) * _round_up(max(sum(lengths[i] for i in row) for row in rows), multiple_of)
 
-    Every example keeps its own positions (`position_ids` restart at 0) and sees only itself: the
-    attention mask is block-diagonal and causal, shape (rows, 1, T, T), True where a token may look.
-    The loss needs no change: the first token of every example is a prompt token (mask 0), so nothing
-    is ever predicted across the seam between two examples. Rows are padded to a common length that is
-    a multiple of `multiple_of` (fewer distinct shapes for torch.compile); a padding token looks only at
-    earlier padding of its row, so no attention row is empty (an empty row would give NaN).
+
+def collate_rows(examples: list[dict], rows: list[list[int]], pad_token_id: int, multiple_of: int = 1) -> dict:
+    """Lay a batch out for the training loop: row r holds the examples `rows[r]` end to end.
+
+    One example per row is a padded batch; several per row is a packed one (`collate_packed`). Every
+    example keeps its own positions (`position_ids` restart at 0) and `segments` says which example of
+    its row each token belongs to (-1 on padding), from which the loop builds the attention mask
+    (`block_causal_mask`). Rows are padded on the right to a common length, a multiple of `multiple_of`.
+
+    Everything the loss needs to know about shapes is worked out here, on the CPU, from Python lists:
+    `predict_at` (flat indices into rows x T of the positions whose *next* token carries loss) and
+    `targets` (those next tokens). So the training step never has to read a count or an index back from
+    the GPU. Only positions inside an example predict, so nothing is ever predicted across a seam.
+    Python ints ride along: `real_tokens` (not padding), `loss_tokens` (= len(targets)), and `packed`.
     """
     if not examples:
-        raise ValueError("collate_packed() got an empty batch")
+        raise ValueError("collate_rows() got an empty batch")
     for i, e in enumerate(examples):
         if len(e["response_mask"]) != len(e["input_ids"]):
             raise ValueError(f"example {i} of the batch: input_ids has {len(e['input_ids'])} tokens but "
                              f"response_mask has {len(e['response_mask'])}")
-    rows = pack_rows([len(e["input_ids"]) for e in examples], capacity)
-    longest = max(sum(len(examples[i]["input_ids"]) for i in row) for row in rows)
-    T = -(-longest // multiple_of) * multiple_of
-    ids = torch.full((len(rows), T), pad_token_id, dtype=torch.long)
-    positions = torch.zeros((len(rows), T), dtype=torch.long)
-    mask = torch.zeros((len(rows), T), dtype=torch.long)
-    segment = torch.full((len(rows), T), -1, dtype=torch.long)       # -1: padding
+    T = _round_up(max(sum(len(examples[i]["input_ids"]) for i in row) for row in rows), multiple_of)
+    ids, positions, segments, predict_at, targets = [], [], [], [], []
     for r, row in enumerate(rows):
-        start = 0
+        used = 0
         for k, i in enumerate(row):
-            n = len(examples[i]["input_ids"])
-            ids[r, start:start + n] = torch.as_tensor(examples[i]["input_ids"])
-            mask[r, start:start + n] = torch.as_tensor(examples[i]["response_mask"])
-            positions[r, start:start + n] = torch.arange(n)
-            segment[r, start:start + n] = k
-            start += n
-    causal = torch.ones(T, T, dtype=torch.bool).tril()
-    attention = (segment[:, :, None] == segment[:, None, :]) & causal
-    return {"input_ids": ids, "position_ids": positions, "attention_mask": attention[:, None],
-            "response_mask": mask, "real_tokens": int((segment >= 0).sum())}
+            x, m = examples[i]["input_ids"], examples[i]["response_mask"]
+            start = r * T + used
+            predict_at += [start + t - 1 for t in range(1, len(x)) if m[t]]
+            targets += [x[t] for t in range(1, len(x)) if m[t]]
+            ids += x
+            positions += range(len(x))
+            segments += [k] * len(x)
+            used += len(x)
+        ids += [pad_token_id] * (T - used)
+        positions += [0] * (T - used)      # padding: any valid position; it never reaches a real token
+        segments += [-1] * (T - used)
+    shape = (len(rows), T)
+    return {"input_ids": torch.tensor(ids).view(shape), "position_ids": torch.tensor(positions).view(shape),
+            "segments": torch.tensor(segments).view(shape), "predict_at": torch.tensor(predict_at, dtype=torch.long),
+            "targets": torch.tensor(targets, dtype=torch.long), "real_tokens": sum(len(e["input_ids"]) for e in examples),
+            "loss_tokens": len(targets), "packed": any(len(row) > 1 for row in rows)}
+
+
+def collate_packed(examples: list[dict], pad_token_id: int, max_tokens: int | None = None,
+                   multiple_of: int = 64) -> dict:
+    """Padding-free batching: lay the examples end to end, in one row or in as few rows of at most
+    `max_tokens` tokens as `pack_rows` finds (None: one row), padded to a multiple of `multiple_of`.
+
+    A packed row needs two things a padded batch does not: positions that restart at 0 for every example
+    (the model must see each example as if it were alone), and an attention mask that is block-diagonal
+    as well as causal, so that no token looks at another example (`block_causal_mask`). The loss needs no
+    change (`collate_rows`). Rounding the row length up to a multiple of 64 keeps the number of distinct
+    shapes small (torch.compile compiles once per shape family) for a few percent of padding.
+    """
+    if not examples:
+        raise ValueError("collate_packed() got an empty batch")
+    lengths = [len(e["input_ids"]) for e in examples]
+    return collate_rows(examples, pack_rows(lengths, max_tokens or sum(lengths)), pad_token_id, multiple_of)
+
+
+def block_causal_mask(segments: torch.Tensor) -> torch.Tensor:
+    """(rows, 1, T, T) boolean attention mask, True where a token may look: at earlier (or the same)
+    tokens of its own example. Padding (segment -1) looks only at earlier padding of its row, so no row of
+    the mask is empty (an empty row would give NaN). Built wherever `segments` lives, on the GPU too."""
+    T = segments.shape[1]
+    causal = torch.ones(T, T, dtype=torch.bool, device=segments.device).tril()
+    return ((segments[:, :, None] == segments[:, None, :]) & causal)[:, None]
 
 
 def collate(examples: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:

@@ -30,10 +30,9 @@ def sft_loss(logits: torch.Tensor, input_ids: torch.Tensor, response_mask: torch
         raise ValueError(f"shapes disagree: logits {tuple(logits.shape)}, input_ids {tuple(input_ids.shape)}, "
                          f"response_mask {tuple(response_mask.shape)}; expected (B,T,V), (B,T), (B,T)")
     # Shift: logits at t-1 score the token at t. The first token is never predicted.
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)        # float32 even under autocast
-    token_logp = logp.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-    mask = response_mask[:, 1:].to(token_logp.dtype)
-    nll = -token_logp * mask
+    token_loss = token_nll(logits[:, :-1], input_ids[:, 1:])
+    mask = response_mask[:, 1:].to(token_loss.dtype)
+    nll = token_loss * mask
     if isinstance(normalize, str):
         if normalize == "tokens":
             return nll.sum() / mask.sum().clamp(min=1.0)
@@ -50,6 +49,16 @@ def sft_loss(logits: torch.Tensor, input_ids: torch.Tensor, response_mask: torch
     if not torch.is_tensor(normalize) and normalize <= 0:
         raise ValueError(f"normalize={normalize!r}: a token count must be positive")
     return nll.sum() / normalize
+
+
+def token_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """-log p(target) for logits already lined up with their targets (logits (..., vocab), targets (...)).
+
+    The per-token term of `sft_loss`, which calls it after the shift. The training loop calls it directly
+    on the logits of the response positions alone (train.response_nll), so both compute the same numbers.
+    """
+    logp = torch.log_softmax(logits.float(), dim=-1)        # float32 even under autocast
+    return -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
 
 
 def mask_to_labels(input_ids: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:
