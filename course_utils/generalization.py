@@ -16,7 +16,7 @@ from .encode import encode_sft
 from .evaluate import reply, score_qa, task_score
 from .train import train_sft
 
-DEFAULTS = {"steps": 100, "batch_size": 16, "lr": 1e-3}
+DEFAULTS = {"steps": 80, "batch_size": 16, "lr": 1e-3}
 
 
 def sample_rows(task: str, split: str, n: int, seed: int = 0) -> list[dict]:

@@ -267,11 +267,11 @@ QUIZZES: dict[str, list[Quiz]] = _numbered({
               ("Stopping early loses both: the facts are already gone, the task not yet learned.", True,
                "Forgetting came first. A lower learning rate or replay gives a different curve; stopping early "
                "only picks an earlier point on this one."),
-              ("Stopping at step 100 is the same as training all 400 steps at a quarter of the rate.", False,
+              ("Stopping at step 100 is the same as training all 300 steps at a quarter of the rate.", False,
                "Notebook 04 shows otherwise: the lower rate kept most facts, while the plain run had lost them at "
                "every measured step.")),
         _quiz("a lower learning rate",
-              "At the same 400 steps, a plain support run at the pre-training peak rate kept 5% of the facts and got "
+              "At the same 300 steps, a plain support run at the pre-training peak rate kept 5% of the facts and got "
               "75% of support replies right; the same run at a quarter of that rate kept 85% of the facts and got 40% "
               "right. What should the team conclude about lowering the learning rate?",
               ("A lower rate prevents forgetting at no cost: always use the lowest rate that trains.", False,
@@ -284,7 +284,7 @@ QUIZZES: dict[str, list[Quiz]] = _numbered({
                "The plain run lost its facts at every measured step; the lower rate lands far above that curve. "
                "It is a different curve, not a point on the plain one."),
               ("The lower rate forgot less only because it trained on fewer support examples.", False,
-               "Both runs saw the same 400 steps of 8 examples; only the size of each step differed.")),
+               "Both runs saw the same 300 steps of 8 examples; only the size of each step differed.")),
         _quiz("replay at scale",
               "In notebook 04, replaying pre-training text (30% of the training set) kept nearly all the facts. Why "
               "might the same replay protect much less when fine-tuning a real 7B model?",
@@ -319,7 +319,7 @@ QUIZZES: dict[str, list[Quiz]] = _numbered({
               "born?\"). Users phrase their questions in many ways, and accuracy on other wordings is poor. Which next "
               "step helps most?",
               ("Collect ten times more examples in the same wording: more data generalizes better.", False,
-               "Past the first 1,500 examples, size added little beyond the seed spread in notebook 05. What is "
+               "Past the first 900 examples, size added little beyond the seed spread in notebook 05. What is "
                "missing here is variety, not quantity."),
               ("Train for more epochs on the same 900 until the training loss is close to zero.", False,
                "More passes fit the one wording better; they never show the model another. A lower training loss "
@@ -327,8 +327,8 @@ QUIZZES: dict[str, list[Quiz]] = _numbered({
               ("Nothing: once the format is learned, SFT generalizes to new wordings by itself.", False,
                "With one wording per attribute, the model stumbled on new ones; the format alone does not carry over."),
               ("Rewrite the same 900 examples in several wordings per attribute, same size.", True,
-               "In notebook 05, five wordings instead of one at the same 900 examples took new-wording accuracy from "
-               "about a quarter to most questions: diversity helps where it is missing.")),
+               "In notebook 05, all six wordings instead of one at the same 900 examples took new-wording accuracy "
+               "from about a quarter of the questions to most of them: diversity helps where it is missing.")),
         _quiz("reading differences between runs",
               "Setting A scores 81% and setting B 82% on one run each. Over three seeds, A ranges over 77-83% and B "
               "over 82-83%. What can you conclude?",
