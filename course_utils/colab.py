@@ -47,12 +47,12 @@ NOTEBOOKS = [
      "a base model does not follow instructions", "0.2"),
     ("02_masked_mle_loss", "the SFT objective written by hand and checked; seven practical traps, each measured", "0.4"),
     ("03_finetune_gpt2", "the SFT training loop and what makes it fast; mixed batches without padding; an "
-     "instruction mix; a new task (contract summaries) vs prompting; save, reload, chat; scale-up to GPT-2 124M", "2.9"),
+     "instruction mix; a new task (contract summaries) vs prompting; save, reload, chat; scale-up to GPT-2 124M", "2.2"),
     ("04_forgetting", "forgetting measured during support SFT; replay, learning rate, steps and freezing "
-     "on one trade-off plot", "2.7"),
+     "on one trade-off plot", "2.1"),
     ("05_generalization", "new wordings, new people, other tasks; size and diversity curves over three seeds; "
-     "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "2.8"),
-    ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "2.7"),
+     "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "2.1"),
+    ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "2.5"),
 ]
 TABLE_START, TABLE_END = "<!-- learning-path:start -->", "<!-- learning-path:end -->"
 
