@@ -18,7 +18,7 @@ from .evaluate import fact_probe_accuracy, load_probes, perplexity, task_score
 from .replay import mix_with_replay, replay_pool
 from .train import train_sft
 
-DEFAULTS = {"lr": 2e-3, "steps": 300, "batch_size": 8}   # plain support SFT, notebook 04's budget
+DEFAULTS = {"lr": 2e-3, "steps": 400, "batch_size": 8}   # plain support SFT, notebook 04's budget
 
 
 @dataclass

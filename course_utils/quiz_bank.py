@@ -267,11 +267,11 @@ QUIZZES: dict[str, list[Quiz]] = _numbered({
               ("Stopping early loses both: the facts are already gone, the task not yet learned.", True,
                "Forgetting came first. A lower learning rate or replay gives a different curve; stopping early "
                "only picks an earlier point on this one."),
-              ("Stopping at step 100 is the same as training all 300 steps at a quarter of the rate.", False,
+              ("Stopping at step 100 is the same as training all 400 steps at a quarter of the rate.", False,
                "Notebook 04 shows otherwise: the lower rate kept most facts, while the plain run had lost them at "
                "every measured step.")),
         _quiz("a lower learning rate",
-              "At the same 300 steps, a plain support run at the pre-training peak rate kept 5% of the facts and got "
+              "At the same 400 steps, a plain support run at the pre-training peak rate kept 5% of the facts and got "
               "75% of support replies right; the same run at a quarter of that rate kept 85% of the facts and got 40% "
               "right. What should the team conclude about lowering the learning rate?",
               ("A lower rate prevents forgetting at no cost: always use the lowest rate that trains.", False,
@@ -284,7 +284,7 @@ QUIZZES: dict[str, list[Quiz]] = _numbered({
                "The plain run lost its facts at every measured step; the lower rate lands far above that curve. "
                "It is a different curve, not a point on the plain one."),
               ("The lower rate forgot less only because it trained on fewer support examples.", False,
-               "Both runs saw the same 300 steps of 8 examples; only the size of each step differed.")),
+               "Both runs saw the same 400 steps of 8 examples; only the size of each step differed.")),
         _quiz("replay at scale",
               "In notebook 04, replaying pre-training text (30% of the training set) kept nearly all the facts. Why "
               "might the same replay protect much less when fine-tuning a real 7B model?",
