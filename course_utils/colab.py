@@ -45,13 +45,13 @@ NOTEBOOKS = [
     ("00_start_here", "set-up check, the course map, how quizzes and check cells work", "0.1"),
     ("01_pretraining_vs_sft_data", "raw text vs prompt/response pairs, sizes, lengths, which tokens carry loss; "
      "a base model does not follow instructions", "0.2"),
-    ("02_masked_mle_loss", "the SFT objective written by hand and checked; seven practical traps, each measured", "0.4"),
+    ("02_masked_mle_loss", "the SFT objective written by hand and checked; seven practical traps, each measured", "0.5"),
     ("03_finetune_gpt2", "the SFT training loop and what makes it fast; mixed batches without padding; an "
-     "instruction mix; a new task (contract summaries) vs prompting; save, reload, chat; scale-up to GPT-2 124M", "2.2"),
+     "instruction mix; a new task (contract summaries) vs prompting; save, reload, chat; scale-up to GPT-2 124M", "2.4"),
     ("04_forgetting", "forgetting measured during support SFT; replay, learning rate, steps and freezing "
-     "on one trade-off plot", "2.1"),
+     "on one trade-off plot", "2.3"),
     ("05_generalization", "new wordings, new people, other tasks; size and diversity curves over three seeds; "
-     "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "2.1"),
+     "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "1.9"),
     ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "2.5"),
 ]
 TABLE_START, TABLE_END = "<!-- learning-path:start -->", "<!-- learning-path:end -->"
