@@ -6,11 +6,12 @@ import random
 
 import pytest
 import torch
-from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from course_utils.encode import (block_causal_mask, collate, collate_packed, collate_rows, encode_example,
                                  packed_positions)
 from course_utils.loss import sft_loss
+from test_train import gradients_at_first_step     # one helper for both files (tests/ is on the path)
 from course_utils.train import (_to_device, length_grouped_batches, micro_batches, response_nll, train_sft,
                                 validation_loss)
 
@@ -152,27 +153,13 @@ def test_default_batches_mix_tasks_and_weigh_them_by_response_tokens():
         "length grouping makes single-task batches (why it is off by default)"
 
 
-def _first_step_gradients(model, data, **kw):
-    seen = {}
-
-    def grab(optimizer, args, kwargs):
-        if not seen:
-            seen.update({n: p.grad.detach().clone() for n, p in model.named_parameters()})
-    handle = register_optimizer_step_pre_hook(grab)
-    try:
-        train_sft(model, data, max_steps=1, progress=False, device="cpu", amp=False, **kw)
-    finally:
-        handle.remove()
-    return seen
-
-
 def test_train_sft_gives_the_same_gradient_packed_split_or_padded(tiny_model, tokenizer):
     short, long = _examples(tokenizer, 6, 2)
     state = {k: v.clone() for k, v in tiny_model.state_dict().items()}
     grads = {}
     for packing in (None, True, False):
         tiny_model.load_state_dict(state)
-        grads[packing] = _first_step_gradients(tiny_model, short + long, pad_token_id=tokenizer.eos_token_id,
+        grads[packing] = gradients_at_first_step(tiny_model, short + long, pad_token_id=tokenizer.eos_token_id,
                                                batch_size=8, packing=packing)
     for name, g in grads[False].items():
         for packing in (None, True):
