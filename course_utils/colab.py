@@ -45,7 +45,7 @@ NOTEBOOKS = [
     ("00_start_here", "set-up check, the course map, how quizzes and check cells work", "0.1"),
     ("01_pretraining_vs_sft_data", "raw text vs prompt/response pairs, sizes, lengths, which tokens carry loss; "
      "a base model does not follow instructions", "0.2"),
-    ("02_masked_mle_loss", "the SFT objective written by hand and checked; seven practical traps, each measured", "0.5"),
+    ("02_masked_mle_loss", "the SFT objective written by hand and checked; eight practical traps, each measured; the mask of a multi-turn conversation", "0.5"),
     ("03_finetune_gpt2", "the SFT training loop and what makes it fast; mixed batches without padding; an "
      "instruction mix; a new task (contract summaries) vs prompting; save, reload, chat; scale-up to GPT-2 124M", "2.4"),
     ("04_forgetting", "forgetting measured during support SFT; replay, learning rate, steps and freezing "
