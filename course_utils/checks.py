@@ -11,7 +11,7 @@ import math
 import torch
 
 from .encode import encode_example
-from .loss import sft_loss
+from .loss import sft_loss, token_nll
 
 
 class CheckFailed(AssertionError):
@@ -52,18 +52,14 @@ def _loss_case(seed: int):
     return logits, ids, mask, attention
 
 
-def _nll(logits, ids):  # -log p of each token at each position, *without* the shift
-    return -torch.log_softmax(logits.float(), -1).gather(-1, ids[..., None]).squeeze(-1)
-
-
 def _loss_mistakes(logits, ids, mask, attention) -> dict[str, tuple[float, str]]:
     """What the usual wrong versions return on this case, and what to tell the student."""
-    shifted = _nll(logits[:, :-1], ids[:, 1:])
+    shifted = token_nll(logits[:, :-1], ids[:, 1:])
     m, a = mask[:, 1:].float(), attention[:, 1:].float()
     per_seq = (shifted * m).sum(1) / m.sum(1)
     raw = -logits[:, :-1].float().gather(-1, ids[:, 1:, None]).squeeze(-1)
     return {
-        "no shift": ((_nll(logits, ids) * mask).sum() / mask.sum(),
+        "no shift": ((token_nll(logits, ids) * mask).sum() / mask.sum(),
                      "the logits at position t predict the token at t+1: compare logits[:, :-1] with input_ids[:, 1:]."),
         "mask shifted the wrong way": ((shifted * mask[:, :-1]).sum() / mask[:, :-1].sum(),
                                        "after shifting the targets to input_ids[:, 1:], shift the mask the same way: response_mask[:, 1:]."),

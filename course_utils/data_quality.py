@@ -18,6 +18,7 @@ from . import world
 from .data import load_sft
 from .encode import collate
 from .evaluate import eval_mode, reply, undesirable_kinds
+from .loss import token_nll
 from .train import response_logits
 
 
@@ -80,8 +81,8 @@ def response_losses(model, encoded: list[dict], pad_token_id: int, batch_size: i
             chunk = order[s: s + batch_size]
             batch = {k: v.to(device) for k, v in collate([encoded[i] for i in chunk], pad_token_id).items()}
             logits, ids, mask = response_logits(model, batch)
-            logp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+            nll = token_nll(logits[:, :-1], ids[:, 1:])
             keep = mask[:, 1:].bool()
             for row, i in enumerate(chunk):
-                out[i] = (-logp[row][keep[row]]).cpu()
+                out[i] = nll[row][keep[row]].cpu()
     return out
