@@ -423,6 +423,53 @@ QUIZZES: dict[str, list[Quiz]] = _numbered({
               ("No, because a model this small cannot learn any rules at all.", False,
                "Size is not the issue: SFT of any model maximises the likelihood of its targets, good or bad.")),
     ],
+    "07": [
+        _quiz("why the same loss matters",
+              "On the same weights and the same batch, your hand-written loop reports a loss of 2.47 and SFTTrainer 2.31. "
+              "What do you conclude before comparing any trained models?",
+              ("Different objectives: the tokens, mask or normalisation differ; find which.", True,
+               "Float rounding moves a loss by about 1e-6, not 0.16. Until the numbers agree, a difference between "
+               "the trained models could come from the objective rather than from the library's loop."),
+              ("Nothing: a difference that small is normal floating-point noise between libraries.", False,
+               "Rounding differences on a batch like this are near 1e-6; 0.16 is a different computation, such as "
+               "prompt tokens counted, or a per-sequence mean instead of a per-token one."),
+              ("TRL is better: its lower loss means it will train a better model.", False,
+               "Two numbers from two objectives are not comparable: a loss that averages differently, or includes "
+               "easy prompt tokens, can be lower without the model being any better."),
+              ("It will average out: small per-batch differences cancel over many steps.", False,
+               "A systematic difference (which tokens count, how they are weighted) pushes every step the same way; "
+               "it changes what the model learns, it does not cancel.")),
+        _quiz("packing without position resets",
+              "You pack three short conversations end to end into one row, keeping the plain causal attention mask and "
+              "positions 0, 1, 2, ... running across the whole row. What does the third conversation's reply learn from?",
+              ("Only its own conversation: the assistant mask keeps the examples apart.", False,
+               "The mask decides which tokens are targets, not what a token can attend to: with a plain causal mask "
+               "every token still looks at the conversations before it."),
+              ("The same as unpacked, because packing only saves padding and never changes the loss.", False,
+               "That holds only with positions that restart at 0 and a block-diagonal mask (notebook 03's "
+               "collate_packed); without them the inputs differ, so the loss and gradients do too."),
+              ("Nothing: the positions run past the model's window, so the row is cut before it.", False,
+               "Three short conversations fit in the window; the row is not cut. The problem is what each token "
+               "attends to and at which positions, not the length."),
+              ("The earlier, unrelated conversations too, at positions unseen at inference.", True,
+               "It attends across the seams and learns to use context that will not be there when it answers a "
+               "single conversation. Reset the positions and mask across examples, as collate_packed does.")),
+        _quiz("a template without generation markers",
+              "You give SFTTrainer (assistant_only_loss=True) a chat template that renders exactly the same text as the "
+              "course's, but without the {% generation %} markers. Which tokens would the assistant mask mark as targets?",
+              ("The same tokens as before: the rendered text is identical, so the mask is too.", False,
+               "The mask does not come from the text: it comes from the markers, which say where the assistant's "
+               "part starts and ends. Same text, no markers, no mask (notebook 02, Trap 8)."),
+              ("Every token: with no markers the whole conversation becomes the target.", False,
+               "Nothing in the template marks any token, so nothing is switched on; training on every token would "
+               "be plain language modelling, which is a different setting (assistant_only_loss=False)."),
+              ("None: no token is marked, so no token carries loss and there is nothing to learn.", True,
+               "The mask is all zeros. A loss normalised by the token count is then 0/0 or a silent zero; that is why "
+               "TRL checks every example for at least one assistant token before it trains."),
+              ("Only the end-of-sequence tokens, which the tokenizer always marks.", False,
+               "A tokenizer marks nothing by itself: the EOS is a target only because the course's template puts it "
+               "inside the generation block.")),
+    ],
 })
 
 
