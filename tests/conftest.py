@@ -13,10 +13,15 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
 
-# At most 2 threads, as on the course's reference machine, unless OMP_NUM_THREADS asks for another count
-# (CI runs the suite a second time with OMP_NUM_THREADS=1 to prove no output depends on it).
+# pytest-xdist runs the suite in several worker processes (addopts in pyproject.toml), one notebook per
+# worker. Each worker, and the notebook kernel it starts (kernels inherit this environment), gets its share
+# of the cores rather than all of them: two kernels each spinning two threads on two cores run slower than
+# two kernels with one thread each, and the course's small matrices gain little past 4 threads. An
+# OMP_NUM_THREADS the caller sets wins (CI sets it to vary the count).
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if not os.environ.get("OMP_NUM_THREADS"):
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    os.environ["OMP_NUM_THREADS"] = str(max(1, min(4, (os.cpu_count() or 1) // _workers)))
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session")
