@@ -54,7 +54,7 @@ NOTEBOOKS = [
      "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "1.9"),
     ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "2.5"),
     ("07_from_scratch_to_trl", "the same SFT with TRL's SFTTrainer on chat data: the same loss on the same batch, "
-     "the same scores over three seeds, each SFTConfig option mapped to the course, TRL's defaults that differ", "1.5"),
+     "the same scores over three seeds, each SFTConfig option mapped to the course, TRL's defaults that differ", "2.4"),
 ]
 TABLE_START, TABLE_END = "<!-- learning-path:start -->", "<!-- learning-path:end -->"
 
