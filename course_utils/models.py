@@ -81,8 +81,11 @@ def save_model(model, tokenizer, path: str | Path) -> Path:
         raise ValueError(f"refusing to save into {path}: data/ holds the course's shipped files. "
                          f"Save fine-tuned models elsewhere, e.g. 'checkpoints/my-model'.")
     path.mkdir(parents=True, exist_ok=True)
+    # A peft model saves its adapter only. The course never resizes the vocabulary, so peft need not check
+    # the base model's config for added embeddings (a check that only warns when the hub is offline).
+    extra = {"save_embedding_layers": False} if hasattr(model, "peft_config") else {}
     with _no_progress_bars():
-        model.save_pretrained(path)
+        model.save_pretrained(path, **extra)
         tokenizer.save_pretrained(path)
     return path
 

@@ -28,6 +28,18 @@ def row_to_messages(row: dict) -> list[dict]:
     return [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["response"]}]
 
 
+def checkpointing_option() -> str:
+    """The name of the gradient-checkpointing switch in this transformers: 5.x calls it
+    `activation_checkpointing` and warns when the old `gradient_checkpointing` is set (TRL sets it by
+    default); 4.x knows only the old name."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
 def course_config(output_dir, *, max_steps: int, batch_size: int, lr: float, seed: int = 0,
                   warmup_steps: int = 0, min_lr_ratio: float = 0.1, max_grad_norm: float = 1.0,
                   device: torch.device | str = "cpu", **overrides):
@@ -49,7 +61,7 @@ def course_config(output_dir, *, max_steps: int, batch_size: int, lr: float, see
         learning_rate=lr, lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": min_lr_ratio},
         warmup_steps=warmup_steps, weight_decay=0.0, max_grad_norm=max_grad_norm, seed=seed, data_seed=seed,
         loss_type="nll", assistant_only_loss=True, max_length=None, packing=False,
-        activation_checkpointing=False, bf16=bf16, fp16=device.type == "cuda" and not bf16,
+        **{checkpointing_option(): False}, bf16=bf16, fp16=device.type == "cuda" and not bf16,
         use_cpu=device.type == "cpu",
         # quiet: no files, no logging integrations, no progress bars
         save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,

@@ -8,6 +8,7 @@ from transformers import GPT2LMHeadModel
 from transformers.pytorch_utils import Conv1D
 
 from course_utils.forgetting import LORA_TARGETS, Yardsticks, add_lora, quiet_peft, support_sft_run
+from course_utils.models import save_model
 
 peft = pytest.importorskip("peft")
 
@@ -64,7 +65,7 @@ def test_support_run_with_lora_trains_the_adapters_and_leaves_the_base_weights_u
     assert moved, "no adapter moved in 2 steps at lr 2e-2"
 
 
-def test_adapter_save_load_round_trip_and_merge_give_the_same_logits(tiny_model, tmp_path):
+def test_adapter_save_load_round_trip_and_merge_give_the_same_logits(tiny_model, tokenizer, tmp_path):
     from peft import PeftModel
     base_copy = copy.deepcopy(tiny_model)
     lora = with_nonzero_adapters(add_lora(tiny_model, 4)[0]).eval()
@@ -72,7 +73,7 @@ def test_adapter_save_load_round_trip_and_merge_give_the_same_logits(tiny_model,
     trained = logits(lora, ids)
     assert not torch.allclose(trained, logits(base_copy, ids), atol=1e-3), "the adapters should change the logits"
 
-    lora.save_pretrained(tmp_path / "adapter")
+    save_model(lora, tokenizer, tmp_path / "adapter")     # the course's save: adapter only, no hub lookup
     assert (tmp_path / "adapter" / "adapter_model.safetensors").exists()
     with quiet_peft():      # peft asks transformers 5 for a deprecated property (forgetting.quiet_peft)
         reloaded = PeftModel.from_pretrained(copy.deepcopy(base_copy), tmp_path / "adapter").eval()
