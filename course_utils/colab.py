@@ -34,7 +34,7 @@ if "google.colab" in sys.modules:
         subprocess.run(["git", "clone", "-q", "--depth=1", "--branch={BRANCH}", "{REPO_URL}",
                         "{CLONE_DIR}"], check=True)
     if importlib.util.find_spec("datasets") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "datasets>=2.19"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "datasets>=4.7"], check=True)
 for root in ("{CLONE_DIR}", ".."):
     if os.path.isdir(os.path.join(root, "course_utils")) and os.path.abspath(root) not in sys.path:
         sys.path.insert(0, os.path.abspath(root))'''
