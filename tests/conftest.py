@@ -15,13 +15,16 @@ from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
 
 # pytest-xdist runs the suite in several worker processes (addopts in pyproject.toml), one notebook per
 # worker. Each worker, and the notebook kernel it starts (kernels inherit this environment), gets its share
-# of the cores rather than all of them: two kernels each spinning two threads on two cores run slower than
-# two kernels with one thread each, and the course's small matrices gain little past 4 threads. An
-# OMP_NUM_THREADS the caller sets wins (CI sets it to vary the count).
+# of the cores rather than all of them: two kernels each spinning two threads on two cores run far slower
+# than two kernels with one thread each, and the course's small matrices gain little past 4 threads. An
+# OMP_NUM_THREADS the caller sets is a ceiling (CI sets it to vary the count). The caller's value is kept
+# aside first, because this file also runs in the xdist controller, whose environment the workers inherit.
+_asked = os.environ.setdefault("COURSE_ASKED_OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", ""))
+_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-if not os.environ.get("OMP_NUM_THREADS"):
-    os.environ["OMP_NUM_THREADS"] = str(max(1, min(4, (os.cpu_count() or 1) // _workers)))
-torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+_threads = max(1, min(int(_asked) if _asked else 4, _cores // _workers))
+os.environ["OMP_NUM_THREADS"] = str(_threads)
+torch.set_num_threads(_threads)
 
 
 @pytest.fixture(scope="session")
