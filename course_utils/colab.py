@@ -40,21 +40,22 @@ for root in ("{CLONE_DIR}", ".."):
         sys.path.insert(0, os.path.abspath(root))'''
 
 # What each notebook teaches and how long `pytest --nbval` takes on it: minutes on a 2-core AMD EPYC without
-# bf16 matrix units, float32 (see README).
+# bf16 matrix units, float32, two notebooks at a time with one thread each (see README).
 NOTEBOOKS = [
     ("00_start_here", "set-up check, the course map, how quizzes and check cells work", "0.1"),
     ("01_pretraining_vs_sft_data", "raw text vs prompt/response pairs, sizes, lengths, which tokens carry loss; "
      "a base model does not follow instructions", "0.2"),
-    ("02_masked_mle_loss", "the SFT objective written by hand and checked; eight practical traps, each measured; the mask of a multi-turn conversation", "0.5"),
+    ("02_masked_mle_loss", "the SFT objective written by hand and checked; eight practical traps, each measured; the mask of a multi-turn conversation", "0.6"),
     ("03_finetune_gpt2", "the SFT training loop and what makes it fast; mixed batches without padding; an "
-     "instruction mix; a new task (contract summaries) vs prompting; save, reload, chat; scale-up to GPT-2 124M", "2.4"),
-    ("04_forgetting", "forgetting measured during support SFT; replay, learning rate, steps and freezing "
-     "on one trade-off plot", "2.3"),
+     "instruction mix; a new task (contract summaries) vs prompting; save, reload, chat; a LoRA adapter saved, "
+     "reloaded and merged; scale-up to GPT-2 124M", "3.7"),
+    ("04_forgetting", "forgetting measured during support SFT; replay, learning rate, steps, freezing and "
+     "LoRA at two ranks on one trade-off plot", "5.8"),
     ("05_generalization", "new wordings, new people, other tasks; size and diversity curves over three seeds; "
-     "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "1.9"),
-    ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "2.5"),
+     "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "2.7"),
+    ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "3.7"),
     ("07_from_scratch_to_trl", "the same SFT with TRL's SFTTrainer on chat data: the same loss on the same batch, "
-     "the same scores over three seeds, each SFTConfig option mapped to the course, TRL's defaults that differ", "2.4"),
+     "the same scores over three seeds, each SFTConfig option mapped to the course, TRL's defaults that differ", "1.1"),
 ]
 TABLE_START, TABLE_END = "<!-- learning-path:start -->", "<!-- learning-path:end -->"
 
