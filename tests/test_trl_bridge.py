@@ -90,7 +90,8 @@ def test_same_batches_give_the_same_weights_as_train_sft(tiny_model, tokenizer, 
     start = copy.deepcopy(tiny_model)
     ours, theirs = copy.deepcopy(tiny_model), copy.deepcopy(tiny_model)
     train_sft(ours, [encode_conversation(tokenizer, c) for c in conversations], pad_token_id=tokenizer.eos_token_id,
-              max_steps=3, batch_size=len(ROWS), lr=1e-2, warmup_steps=0, device="cpu", progress=False)
+              max_steps=3, batch_size=len(ROWS), lr=1e-2, warmup_steps=0, device="cpu", progress=False,
+              amp=False)     # float32 in both loops, also where COURSE_CPU_BF16=1 turns the course's bf16 on
     config = trl_bridge.course_config(tmp_path, max_steps=3, batch_size=len(ROWS), lr=1e-2, bf16=False)
     trl_bridge.make_trainer(theirs, tokenizer, conversations, config).train()
     gap = max((a - b).abs().max().item() for a, b in zip(ours.parameters(), theirs.parameters()))
