@@ -125,6 +125,29 @@ def encode_conversation(tokenizer, messages, max_length: int | None = None) -> d
     return {"input_ids": input_ids, "response_mask": response_mask, "length": len(input_ids)}
 
 
+def check_prompt_conversation(messages) -> None:
+    """Raise ValueError, naming the message, unless `messages` is a conversation awaiting the assistant's
+    next reply: the layout of `check_conversation`, ending with a user turn."""
+    if not isinstance(messages, (list, tuple)) or not messages:
+        raise ValueError("the conversation is empty; give a list of {'role', 'content'} messages")
+    last = messages[-1]
+    if not isinstance(last, dict) or last.get("role") != "user":
+        raise ValueError(f"message {len(messages) - 1}: a conversation to reply to ends with a 'user' turn, "
+                         f"got {last.get('role') if isinstance(last, dict) else last!r}")
+    check_conversation(list(messages) + [{"role": "assistant", "content": "(the reply to write)"}])
+
+
+def render_prompt(tokenizer, messages) -> str:
+    """The text a model continues to write the next assistant turn: the conversation so far (ending with
+    a user turn), rendered by the tokenizer's chat template with `add_generation_prompt=True`, which opens
+    the assistant's turn. A tokenizer without a template (a hub GPT-2, an old checkpoint) gets the
+    course's. For one user turn this is exactly `data.format_prompt(content)`, the single-turn template."""
+    check_prompt_conversation(messages)
+    template = getattr(tokenizer, "chat_template", None) or CHAT_TEMPLATE
+    return tokenizer.apply_chat_template(list(messages), chat_template=template, tokenize=False,
+                                         add_generation_prompt=True)
+
+
 def template_assistant_mask(tokenizer, messages) -> tuple[list[int], list[int]]:
     """The library route: `(input_ids, assistant_masks)` from the tokenizer's chat template.
 

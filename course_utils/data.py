@@ -1,7 +1,8 @@
 """The course's corpora and SFT sets as `datasets.Dataset`, and the prompt template SFT teaches.
 
 Pre-training data is raw text (`{"id", "text"}`); SFT data is pairs (`{"id", "task", "split",
-"prompt", "response", ...}` plus the facts a scorer checks). Both load with `datasets`' JSON builder,
+"prompt", "response", ...}` plus the facts a scorer checks), or conversations (`support_chat`: a
+`messages` list of `{"role", "content"}`, the way Hugging Face datasets store chats). Both load with `datasets`' JSON builder,
 so notebooks get real `Dataset` objects (map, filter, select, to_pandas) and files are cached once.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import datasets
 
 from .env import data_dir
 
-SFT_TASKS = ("qa", "support", "contracts", "support_tainted")
+SFT_TASKS = ("qa", "support", "contracts", "support_tainted", "support_chat")
 
 # The instruction template. The base model never saw "### Response:" in pre-training; teaching it that
 # an answer (and then <|endoftext|>) follows is part of what SFT does.
@@ -61,18 +62,36 @@ def load_sft(task: str, split: str | None = None):
 
 
 def validate_sft_file(path: str | Path) -> None:
-    """Raise ValueError naming the first bad line of an SFT JSONL file."""
+    """Raise ValueError naming the first bad line of an SFT JSONL file: a row needs a non-empty prompt
+    and response, or a `messages` conversation that SFT can train on."""
+    from .chat_template import check_conversation
+
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}, line {lineno}: not valid JSON ({e.msg})") from None
+            if "messages" in row:
+                try:
+                    check_conversation(row["messages"])
+                except ValueError as e:
+                    raise ValueError(f"{path}, line {lineno} (id={row.get('id')!r}): {e}") from None
+                continue
             for key in ("prompt", "response"):
                 if not isinstance(row.get(key), str):
                     raise ValueError(f"{path}, line {lineno} (id={row.get('id')!r}): missing {key!r} field")
                 if not row[key].strip():
                     raise ValueError(f"{path}, line {lineno} (id={row.get('id')!r}): empty {key!r}")
+
+
+def as_messages(row: dict) -> list[dict]:
+    """A row as a conversation: its `messages`, or a (prompt, response) pair as one user turn and one
+    assistant turn. The chat template adds the same headers `format_prompt` does, so a pair encodes to
+    the tokens of `encode_example(tokenizer, format_prompt(prompt), response)` either way."""
+    if row.get("messages"):
+        return list(row["messages"])
+    return [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["response"]}]
 
 
 def load_pretraining(corpus: str = "augmented") -> datasets.Dataset:

@@ -41,16 +41,27 @@ def encode_example(tokenizer, prompt: str, response: str, max_length: int | None
 def encode_sft(dataset, tokenizer, max_length: int | None = None, template: bool = True):
     """Encode a `datasets.Dataset` of SFT rows (adds input_ids, response_mask, length columns).
 
-    `template=True` wraps each prompt in the instruction template (`data.format_prompt`). Rows that
-    are too long raise with their id instead of being silently dropped or truncated.
+    A prompt/response row is one example; `template=True` wraps its prompt in the instruction template
+    (`data.format_prompt`). A conversation row (`messages`, as in `support_chat`) is encoded through the
+    chat template's layout by `chat_template.encode_conversation`, with every assistant turn under the
+    mask; a one-turn conversation gives exactly the tokens of its prompt/response pair, so the two kinds
+    of row mix in one training set. Rows that are too long raise with their id instead of being silently
+    dropped or truncated.
     """
+    from .chat_template import encode_conversation
+
     max_length = max_length or getattr(tokenizer, "model_max_length", None)
     if max_length is not None and max_length > 1_000_000:   # HF's "no limit" sentinel
         max_length = None
 
     def one(row):
-        prompt = format_prompt(row["prompt"]) if template else row["prompt"]
         try:
+            if row.get("messages"):
+                if not template:
+                    raise ValueError("a conversation is always encoded with its role headers; template=False "
+                                     "only applies to prompt/response rows")
+                return encode_conversation(tokenizer, row["messages"], max_length)
+            prompt = format_prompt(row["prompt"]) if template else row["prompt"]
             enc = encode_example(tokenizer, prompt, row["response"], max_length)
         except (ValueError, TypeError) as e:
             raise ValueError(f"row id={row.get('id')!r}: {e}") from None

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from transformers import GenerationConfig
 
 from . import world
-from .data import format_prompt, load_eval
+from .chat_template import render_prompt
+from .data import load_eval
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,11 +91,26 @@ def eval_mode(model):
         model.train(was_training)
 
 
-def reply(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 64,
+def reply(model, tokenizer, prompts: list, max_new_tokens: int = 64, batch_size: int = 64,
           progress: bool = False, temperature: float | None = None, seed: int = 0) -> list[str]:
-    """Replies to raw user prompts, wrapped in the SFT instruction template (greedy unless `temperature`)."""
-    return generate(model, tokenizer, [format_prompt(p) for p in prompts], max_new_tokens, batch_size, progress,
-                    temperature, seed)
+    """The assistant's next reply to each prompt, greedy unless `temperature`.
+
+    A prompt is a user message (a string) or a conversation so far (a list of messages ending with a user
+    turn). Either is rendered by the tokenizer's chat template with the assistant's turn opened
+    (`chat_template.render_prompt`): the layout training used, for one turn the instruction template."""
+    if isinstance(prompts, (str, dict)):
+        raise TypeError("reply() takes a list of prompts; wrap a single prompt or conversation in a list")
+    texts = [render_prompt(tokenizer, [{"role": "user", "content": p}] if isinstance(p, str) else p)
+             for p in prompts]
+    return generate(model, tokenizer, texts, max_new_tokens, batch_size, progress, temperature, seed)
+
+
+def prompt_of(row: dict):
+    """What a model replies to when it is scored on an SFT row: the user prompt of a prompt/response row,
+    or a conversation cut just before its scored assistant turn (`support_chat`: the follow-up's reply)."""
+    if row.get("messages"):
+        return list(row["messages"][: row["scored_message"]])
+    return row["prompt"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,7 +262,7 @@ def shipping_claims(reply_text: str) -> dict[str, tuple[str, bool]]:
 
 
 SCORERS = {"qa": score_qa, "support": score_support, "support_tainted": score_support,
-           "contracts": score_contract}
+           "support_chat": score_support, "contracts": score_contract}
 
 
 def task_score(model, tokenizer, rows, task: str | None = None, max_new_tokens: int = 64,
@@ -256,7 +272,7 @@ def task_score(model, tokenizer, rows, task: str | None = None, max_new_tokens: 
     task = task or rows[0]["task"]
     if task not in SCORERS:
         raise ValueError(f"no scorer for task {task!r}; choose one of {sorted(SCORERS)}")
-    replies = reply(model, tokenizer, [r["prompt"] for r in rows], max_new_tokens, batch_size, progress)
+    replies = reply(model, tokenizer, [prompt_of(r) for r in rows], max_new_tokens, batch_size, progress)
     correct = [SCORERS[task](t, r) for t, r in zip(replies, rows)]
     return {"score": sum(correct) / len(correct), "n": len(correct), "correct": correct, "replies": replies}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from transformers import AutoTokenizer, GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
+from .chat_template import CHAT_TEMPLATE
 from .env import data_dir, pick_device
 
 LOCAL_MODELS = ("gpt2-tiny", "gpt2-tiny-single")
@@ -70,6 +71,10 @@ def _load(source, local_files_only: bool):
     # GPT2LMHeadModel's class name does not tell transformers 5 which loss it computes, so the first
     # model(labels=...) call would log a warning; it is the ordinary causal-LM loss.
     model.loss_type = "ForCausalLM"
+    # The shipped tokenizer carries the course's chat template (chat_template.jinja); OpenAI's GPT-2 has
+    # none, so it gets the same one: every model trains on and replies through the same layout.
+    if not getattr(tok, "chat_template", None):
+        tok.chat_template = CHAT_TEMPLATE
     return model, tok
 
 

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
 from transformers.utils import logging as hf_logging
 
+from .chat_template import CHAT_TEMPLATE
 from .data import format_prompt
 from .env import data_dir, pick_device, seed_everything
 
@@ -44,7 +45,10 @@ def _all_text(data: Path):
         yield row["text"]
     for path in sorted((data / "sft").glob("*/train.jsonl")):
         for row in _read_jsonl(path):
-            yield format_prompt(row["prompt"]) + row["response"]
+            # Conversations (support_chat) came after the shipped tokenizer and hold the same support
+            # text, so they stay out: the tokenizer rebuilds as shipped.
+            if "prompt" in row:
+                yield format_prompt(row["prompt"]) + row["response"]
 
 
 def train_tokenizer(data: Path, out: Path) -> GPT2TokenizerFast:
@@ -55,6 +59,7 @@ def train_tokenizer(data: Path, out: Path) -> GPT2TokenizerFast:
     tok = GPT2TokenizerFast(tokenizer_object=bpe._tokenizer, eos_token=EOS, bos_token=EOS, unk_token=EOS,
                             pad_token=EOS, clean_up_tokenization_spaces=False)
     tok.model_max_length = MODEL_SHAPE["n_positions"]
+    tok.chat_template = CHAT_TEMPLATE      # saved beside it as chat_template.jinja
     out.mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(out)
     return tok

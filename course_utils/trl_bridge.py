@@ -6,7 +6,7 @@ tokenizer's chat template, and with `assistant_only_loss=True` keeps as labels o
 template marks with `{% generation %}`. This module holds the plumbing notebook 07 needs to put the two
 side by side with the same data, the same settings and the same weights:
 
-  `row_to_messages`   a course prompt/response row as a one-turn conversation;
+  `row_to_messages`   a course SFT row as a conversation (a prompt/response pair is one turn);
   `course_config`     an `SFTConfig` with the settings of `train_sft` (schedule, clipping, precision);
   `make_trainer`      an `SFTTrainer` on the course's tokenizer and chat template, quiet and offline;
   `first_batch`       one batch exactly as TRL's dataloader builds it, and how many tokens it counts;
@@ -17,15 +17,16 @@ from __future__ import annotations
 import torch
 
 from .chat_template import with_chat_template
+from .data import as_messages
 from .env import cpu_bf16_requested
 from .loss import IGNORE_INDEX
 
 
 def row_to_messages(row: dict) -> list[dict]:
-    """A course SFT row (prompt, response) as a conversation: the prompt is the user's turn, the response
-    the assistant's. The chat template adds the same headers `data.format_prompt` does, so the tokens are
-    those of `encode_example(tokenizer, format_prompt(prompt), response)`."""
-    return [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["response"]}]
+    """A course SFT row as a conversation (`data.as_messages`): a prompt/response pair becomes one user
+    turn and one assistant turn, whose tokens are those of `encode_example(tokenizer,
+    format_prompt(prompt), response)`; a `support_chat` row is its `messages`."""
+    return as_messages(row)
 
 
 def checkpointing_option() -> str:

@@ -582,6 +582,76 @@ def support_sets(people: list[Person], seed: int) -> tuple[list[dict], list[dict
     return clean, tainted
 
 
+# Multi-turn support chats. The order sits in the system message, as a support tool would put it there;
+# the customer's follow-up says "it", so the right second reply depends on what came before: the item
+# and status in the system message, and the first reply (told "not shipped yet", the customer asks to
+# cancel; told it has shipped, they ask for the arrival; told it arrived, they ask for a refund).
+SUPPORT_SYSTEM = "You are the support assistant of Pebble & Pine.\n{order}"
+# first intent -> (order statuses it can start from, follow-up intent, follow-up wordings). The last wording
+# of each appears only in test conversations, as with the single-turn messages.
+FOLLOW_UPS = {
+    "where_is_order": {"processing": ("cancel", ["Then please cancel it.", "In that case, can I still cancel it?",
+                                                 "OK, cancel the order then.", "Could you cancel it instead?"]),
+                       "shipped": ("cancel", ["Can I still cancel it?", "I don't want it anymore. Can you cancel it?",
+                                              "Is it too late to cancel?", "Please cancel it then."]),
+                       "delivered": ("refund", ["Oh, I found it. Can I return it for a refund?",
+                                                "Found it, but I don't like it. Can I get my money back?",
+                                                "Can I still send it back?", "Then I'd like to return it."])},
+    "cancel": {"shipped": ("where_is_order", ["OK. When will it arrive then?", "Fine. Where is it now?",
+                                              "So when does it get here?", "Alright, how long until it arrives?"]),
+               "processing": ("shipping_time", ["Thanks. How long would shipping have taken?",
+                                                "Good. For next time, how fast is express?",
+                                                "What are your delivery times, for my next order?",
+                                                "How long does shipping take usually?"])},
+    "damaged": {"delivered": ("refund", ["Could I get my money back instead?", "Can I have a refund rather than a new one?",
+                                         "I'd prefer a refund. Is that possible?", "Can you refund it instead?"])},
+    "shipping_time": {"processing": ("where_is_order", ["So when will my order arrive?", "Has my order shipped yet?",
+                                                        "Where is my order now?", "When will mine get here?"])},
+}
+CLOSINGS = ["Thanks, that's all.", "Great, thank you!", "OK, thanks for your help."]
+CLOSING_REPLY = "You're welcome! Thank you for shopping at Pebble & Pine."
+SUPPORT_CHAT_SIZES = {"train": 1200, "validation": 100, "test": 120}
+
+
+def support_order_line(o: dict) -> str:
+    """The order as the first line of `support_prompt` writes it."""
+    return support_prompt(o, "").split("\n")[0]
+
+
+def support_conversations(people: list[Person], seed: int) -> list[dict]:
+    """Support chats of two or three assistant turns, stored as `messages` (the Hugging Face chat format).
+
+    Each row also keeps what its second reply (the answer to the follow-up, `messages[scored_message]`)
+    must and must not say, so a model can be scored on the follow-up, which it can only answer from the
+    earlier turns."""
+    rng = _rng(seed, "support_chat")
+    rows = []
+    for split, n in SUPPORT_CHAT_SIZES.items():
+        for i in range(n):
+            first = list(FOLLOW_UPS)[i % len(FOLLOW_UPS)]
+            o = _order(rng, people, first)
+            while o["status"] not in FOLLOW_UPS[first]:      # e.g. a cancel request for a delivered order
+                o = _order(rng, people, first)
+            second, wordings = FOLLOW_UPS[first][o["status"]]
+            pool = SUPPORT_MESSAGES[first] if split == "test" else SUPPORT_MESSAGES[first][:SUPPORT_TRAIN_MESSAGES]
+            follow_pool = wordings if split == "test" else wordings[:-1]
+            reply1, _, _ = support_reply(first, o)
+            reply2, required, forbidden = support_reply(second, o)
+            messages = [{"role": "system", "content": SUPPORT_SYSTEM.format(order=support_order_line(o))},
+                        {"role": "user", "content": rng.choice(pool).format(item=o["item"])},
+                        {"role": "assistant", "content": reply1},
+                        {"role": "user", "content": rng.choice(follow_pool)},
+                        {"role": "assistant", "content": reply2}]
+            if rng.random() < 0.5:
+                messages += [{"role": "user", "content": rng.choice(CLOSINGS)},
+                             {"role": "assistant", "content": CLOSING_REPLY}]
+            rows.append({"id": f"support_chat-{len(rows):05d}", "task": "support_chat", "split": split,
+                         "messages": messages, "intent": first, "follow_up": second,
+                         "order_id": o["order_id"], "customer": o["customer"], "scored_message": 4,
+                         "required": required, "forbidden": forbidden})
+    return rows
+
+
 def contract_set(seed: int) -> list[dict]:
     """The firm's contracts: train/validation/test are different documents with the book's values;
     test_novel has values and clause wordings that no SFT contract uses."""
@@ -631,7 +701,7 @@ def write_world(out: Path, seed: int = SEED) -> list[Path]:
     }
     support, tainted = support_sets(people, seed)
     for task, rows in [("qa", qa_set(people, seed)), ("support", support), ("support_tainted", tainted),
-                       ("contracts", contract_set(seed))]:
+                       ("support_chat", support_conversations(people, seed)), ("contracts", contract_set(seed))]:
         for split, split_rows in _by_split(rows).items():
             files[f"sft/{task}/{split}.jsonl"] = split_rows
     written = []
