@@ -47,10 +47,10 @@ NOTEBOOKS = [
      "a base model does not follow instructions", "0.2"),
     ("02_masked_mle_loss", "the SFT objective written by hand and checked; eight practical traps, each measured; the mask of a multi-turn conversation", "0.6"),
     ("03_finetune_gpt2", "the SFT training loop and what makes it fast; mixed batches without padding; an "
-     "instruction mix; a new task (contract summaries) vs prompting; save, reload, chat; a LoRA adapter saved, "
-     "reloaded and merged; scale-up to GPT-2 124M", "3.7"),
+     "instruction mix; a new task (contract summaries) vs prompting; save, reload; a LoRA adapter saved, "
+     "reloaded and merged; multi-turn conversations through the chat template, and a chat; scale-up to GPT-2 124M", "3.7"),
     ("04_forgetting", "forgetting measured during support SFT; replay, learning rate, steps, freezing and "
-     "LoRA at two ranks on one trade-off plot", "5.8"),
+     "LoRA on one trade-off plot", "5.8"),
     ("05_generalization", "new wordings, new people, other tasks; size and diversity curves over three seeds; "
      "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "2.7"),
     ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "3.7"),

@@ -57,9 +57,10 @@ def support_rows(n):
 
 
 def test_rendered_form_and_no_mutation(tokenizer):
-    chat = with_chat_template(tokenizer)
-    assert chat is not tokenizer and tokenizer.chat_template is None    # the shipped object is untouched
-    assert chat.chat_template == CHAT_TEMPLATE
+    chat = with_chat_template(tokenizer, "{{ messages[0]['content'] }}")
+    assert chat is not tokenizer and tokenizer.chat_template == CHAT_TEMPLATE   # the shared object is untouched
+    assert chat.chat_template == "{{ messages[0]['content'] }}"
+    chat = tokenizer
     text = chat.apply_chat_template(SUPPORT_CHAT[:3], tokenize=False)
     assert text == ("### System:\nYou are the support assistant of Pebble & Pine.\n" + ORDER + "\n\n"
                     "### Instruction:\nHi, where is my order?\n\n"
