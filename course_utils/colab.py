@@ -45,17 +45,17 @@ NOTEBOOKS = [
     ("00_start_here", "set-up check, the course map, how quizzes and check cells work", "0.1"),
     ("01_pretraining_vs_sft_data", "raw text vs prompt/response pairs, sizes, lengths, which tokens carry loss; "
      "a base model does not follow instructions", "0.2"),
-    ("02_masked_mle_loss", "the SFT objective written by hand and checked; eight practical traps, each measured; the mask of a multi-turn conversation", "0.6"),
+    ("02_masked_mle_loss", "the SFT objective written by hand and checked; eight practical traps, each measured; the mask of a multi-turn conversation", "0.5"),
     ("03_finetune_gpt2", "the SFT training loop and what makes it fast; mixed batches without padding; an "
      "instruction mix; a new task (contract summaries) vs prompting; save, reload; a LoRA adapter saved, "
-     "reloaded and merged; multi-turn conversations through the chat template, and a chat; scale-up to GPT-2 124M", "3.7"),
+     "reloaded and merged; multi-turn conversations through the chat template, and a chat; scale-up to GPT-2 124M", "4.4"),
     ("04_forgetting", "forgetting measured during support SFT; replay, learning rate, steps, freezing and "
-     "LoRA on one trade-off plot", "5.8"),
+     "LoRA on one trade-off plot", "4.6"),
     ("05_generalization", "new wordings, new people, other tasks; size and diversity curves over three seeds; "
      "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "2.7"),
     ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "3.7"),
     ("07_from_scratch_to_trl", "the same SFT with TRL's SFTTrainer on chat data: the same loss on the same batch, "
-     "the same scores over three seeds, each SFTConfig option mapped to the course, TRL's defaults that differ", "1.1"),
+     "the same scores over three seeds, each SFTConfig option mapped to the course, TRL's defaults that differ", "1.0"),
 ]
 TABLE_START, TABLE_END = "<!-- learning-path:start -->", "<!-- learning-path:end -->"
 
