@@ -238,6 +238,25 @@ QUIZZES: dict[str, list[Quiz]] = _numbered({
                "More passes over the same small book of values fit those values better, not others. Even on "
                "contracts with wide value ranges, this model needed hundreds of steps before it began to copy, and "
                "some runs did not start within that budget.")),
+        _quiz("learning from conversations",
+              "A shop's assistant was fine-tuned on single turns (one customer message, one reply). In live chats it "
+              "answers follow-ups such as \"Then please cancel it.\" as if the earlier turns were not there. The team "
+              "will fine-tune on logged chats of several turns. Which tokens of a chat should carry the loss?",
+              ("Only the last assistant reply of each chat; the earlier replies are context, like a prompt.", False,
+               "The earlier replies are assistant output too, as correct as the last: masking them out throws away "
+               "most of each chat's signal, and the first reply of a chat is never practised. (Some recipes do it on "
+               "purpose, when earlier replies came from another model.)"),
+              ("Every assistant turn and the end-of-turn token after each; the system and customer turns are only "
+               "read.", True,
+               "Each reply is something the model must write, in the context of everything before it; the customer's "
+               "turns are what it reads. This is what the chat template's generation markers mark (notebook 02, "
+               "section 7) and what section 8 trains on."),
+              ("Every token, customer turns included, so the model also learns how customers write.", False,
+               "Then it learns to write the customer's side too and to continue a chat by impersonating the customer; "
+               "the same reason the prompt is masked in single-turn SFT (notebook 02)."),
+              ("No change is needed: the earlier turns are already in the model's context at chat time.", False,
+               "Being in the context is not enough: the single-turn model of section 8 got few follow-ups right with the "
+               "whole conversation in front of it (the share is printed there). It has to be trained to use them.")),
     ],
     "04": [
         _quiz("great at support, worse at trivia",
