@@ -29,7 +29,6 @@ os.environ["OMP_NUM_THREADS"] = str(_threads)
 torch.set_num_threads(_threads)
 
 
-
 # The order in which xdist deals the notebooks. With `--dist loadscope` each notebook is one unit of work
 # (its cells share a kernel), and a worker takes the next unit from this order when it is nearly done, so
 # dealing the longest first keeps both workers busy until the end (about 1,040 s of work ends near 540 s on

@@ -2,8 +2,9 @@
 
 Pre-training data is raw text (`{"id", "text"}`); SFT data is pairs (`{"id", "task", "split",
 "prompt", "response", ...}` plus the facts a scorer checks), or conversations (`support_chat`: a
-`messages` list of `{"role", "content"}`, the way Hugging Face datasets store chats). Both load with `datasets`' JSON builder,
-so notebooks get real `Dataset` objects (map, filter, select, to_pandas) and files are cached once.
+`messages` list of `{"role", "content"}`, the way Hugging Face datasets store chats). All load with
+`datasets`' JSON builder, so notebooks get real `Dataset` objects (map, filter, select, to_pandas) and
+files are cached once.
 """
 from __future__ import annotations
 
