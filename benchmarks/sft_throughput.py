@@ -86,6 +86,9 @@ import subprocess
 import sys
 import time
 
+# Run from a clone as well as from an installed course: course_utils sits beside benchmarks/.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 # name -> how the loop runs. "kind" picks the runner; the rest are its switches.
 LOOPS = {
     "course": {"kind": "course", "packing": None},
