@@ -124,6 +124,34 @@ def test_support_replies_follow_the_policy_and_taint_is_marked():
         assert (r["response"] == clean[r["prompt"]]) == (r["taint"] == "")
 
 
+def _delivered_days(order_text):
+    found = re.search(r"status: delivered (\d+) days ago", order_text)
+    return int(found.group(1)) if found else None
+
+
+@pytest.mark.parametrize("task", ["support", "support_chat"])
+def test_support_replies_apply_the_policy_to_the_orders_day_count(task):
+    """What a reply says about a window agrees with the day count its order shows, in every split."""
+    refund_window, damage_window = world.POLICY["refund_days"], world.POLICY["damage_report_days"]
+    checked = {"refund": 0, "damaged": 0}
+    for split in ("train", "validation", "test"):
+        for r in read(f"sft/{task}/{split}.jsonl"):
+            order = r["prompt"] if task == "support" else r["messages"][0]["content"]
+            replies = [r["response"]] if task == "support" else [m["content"] for m in r["messages"][1:]
+                                                                  if m["role"] == "assistant"]
+            days = _delivered_days(order)
+            for reply in replies:
+                if "refund window" in reply:
+                    assert days is not None and ("is eligible" in reply) == (days <= refund_window), (r["id"], days)
+                    checked["refund"] += 1
+                if "arrived damaged" in reply:
+                    assert days is not None and days <= damage_window, \
+                        f"{r['id']}: the reply says the damage was reported within {damage_window} days, " \
+                        f"but the order was delivered {days} days ago"
+                    checked["damaged"] += 1
+    assert min(checked.values()) >= 50, checked
+
+
 @pytest.mark.parametrize("task", ["qa", "support", "contracts"])
 def test_each_sft_task_has_thousands_of_training_examples(task):
     assert len(read(f"sft/{task}/train.jsonl")) >= 3000
