@@ -32,8 +32,9 @@ python -c "import torch; print('torch', torch.__version__, '| cuda', torch.cuda.
       '|', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')" | tee "$out/summary.txt"
 
 if [ "$device" = cuda ]; then
-    # -n 0 -p no:nbval: the unit tests alone, in this process, so a CUDA failure shows its traceback.
-    step cuda-tests python -m pytest -n 0 -p no:cacheprovider -q tests/test_packing.py tests/test_train.py
+    # The two files that hold the CUDA tests, in this process (-o addopts= drops the xdist options, so an
+    # older pytest-xdist on the GPU machine does not matter), so a CUDA failure shows its traceback.
+    step cuda-tests python -m pytest -o addopts= -p no:cacheprovider -q tests/test_packing.py tests/test_train.py
 fi
 step benchmark-124m python benchmarks/sft_throughput.py --model gpt2-124m --device "$device" \
     --steps "$steps" ${LOOPS:+--loops "$LOOPS"} --json "$out/$device-gpt2-124m.json"
