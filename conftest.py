@@ -5,6 +5,7 @@ Pin the device to CPU and the hub offline before anything imports torch or trans
 passes the same on a laptop with a GPU, in CI, and without a network. Notebook kernels started by nbval
 inherit this environment."""
 import os
+import time
 
 os.environ["COURSE_DEVICE"] = "cpu"
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -52,3 +53,22 @@ def _deal_rank(item):
 def pytest_collection_modifyitems(config, items):
     # A stable sort: the cells of a notebook keep their order, which nbval runs them in.
     items.sort(key=_deal_rank)
+
+
+# Kernels launched at the same moment can collide: one is then left that never answers, and nbval fails
+# every cell of its notebook with "Kernel didn't respond in 60 seconds" (the same race is reported in
+# jupyter/nbconvert#1066 and treebeardtech/nbmake#129). It happened once here, in CI, to the first
+# notebook of a run, the one moment when both workers start a kernel together. So every worker but the
+# first waits a few seconds before its first test; after that, notebooks end (and kernels start) apart.
+STAGGER_SECONDS = 3
+_first_test = True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # tryfirst: before pytest's own setup, which starts the notebook's kernel.
+    global _first_test
+    if _first_test:
+        _first_test = False
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+        time.sleep(STAGGER_SECONDS * int(worker[2:] or 0))
