@@ -225,3 +225,15 @@ def test_copies_have_no_solutions_or_outputs_and_checkers_reject_the_stub(name, 
         with pytest.raises(CheckFailed, match="not written yet") as err:
             exec(check, namespace, _StandIns(namespace))
         assert "Hint:" in str(err.value)
+
+
+def test_no_notebook_reaches_outside_its_folder_with_a_relative_path():
+    """A student copy runs from notebooks/exercises/, one folder below the solved notebook, so a path such as
+    "../data" names the course's data/ in one and a stray notebooks/data/ in the other. Notebooks name
+    shipped files with data_dir() and write relative to where they run (checkpoints/)."""
+    for path in sorted((REPO_ROOT / "notebooks").glob("**/*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type == "code":
+                assert "../" not in cell.source, f"{path.relative_to(REPO_ROOT)}, cell {i}: a '../' path"
