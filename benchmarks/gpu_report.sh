@@ -9,7 +9,8 @@
 #   bash benchmarks/gpu_report.sh [OUT]        # OUT defaults to gpu-report/
 #
 # GPU time is often scarce, so the steps are sized to fit about ten minutes on a recent GPU. A smoke
-# run on a CPU checks the script itself: DEVICE=cpu STEPS=2 LOOPS=course,trl-packed NOTEBOOK=0 bash benchmarks/gpu_report.sh
+# run on a CPU checks the script itself:
+#   DEVICE=cpu STEPS=2 LOOPS=course,trl-packed NOTEBOOK=0 bash benchmarks/gpu_report.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-report}
