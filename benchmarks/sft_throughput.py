@@ -11,19 +11,19 @@ share, seconds per optimizer step, examples per step, peak memory, mean training
 steps, and on CUDA the model FLOPs utilisation (MFU); then the ratios course / Trainer and course / TRL.
 
 The loops, each as it runs by default (what differs between them is the point of the comparison):
-  course              train_sft(packing=None): random batches (a seeded shuffle, so a batch mixes the
-                      tasks), each computed as length-homogeneous parts of one optimizer step (each part
-                      padded to its own longest example), the language-model head only at the positions
-                      that predict a response token (`response_nll`), fused AdamW, no host-device sync but
-                      one every `log_every` (10) steps.
-  course-packed       the same batches laid end to end (packing=True): positions restart per example, a
-                      dense block-diagonal causal mask keeps examples apart.
-  course-padded       the same batches padded to their longest example (packing=False).
+  course              train_sft with its default TrainConfig (layout="split"): random batches (a seeded
+                      shuffle, so a batch mixes the tasks), each computed as length-homogeneous parts of one
+                      optimizer step (each part padded to its own longest example), the language-model head
+                      only at the positions that predict a response token (`loss.response_nll`), fused
+                      AdamW, no host-device read-back of its own but one every `log_every` (10) steps.
+  course-packed       the same batches laid end to end (layout="packed"): positions restart per example,
+                      and transformers derives the mask that keeps the examples apart from them.
+  course-padded       the same batches padded to their longest example (layout="padded").
   course-full-logits  the default batches, but `course_utils.train.response_nll` replaced (in that child
                       process only) by the textbook loss: the model's full logits at every position, then
                       the shifted, response-masked sum. The child checks that it gives the same loss as the
                       course's (to float rounding) before it trains.
-  course-compile      the default, with train_sft(compile=True) (torch.compile of the loss function). Where
+  course-compile      the default, with compile_model=True (torch.compile of the loss function). Where
                       torch.compile fails (no C compiler, an unsupported backend) the error is recorded in
                       the results instead of a figure.
   trainer             transformers.Trainer's defaults: RandomSampler, DataCollatorForSeq2Seq padding each
@@ -91,11 +91,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # name -> how the loop runs. "kind" picks the runner; the rest are its switches.
 LOOPS = {
-    "course": {"kind": "course", "packing": None},
-    "course-packed": {"kind": "course", "packing": True},
-    "course-padded": {"kind": "course", "packing": False},
-    "course-full-logits": {"kind": "course", "packing": None, "full_logits": True},
-    "course-compile": {"kind": "course", "packing": None, "compile": True},
+    "course": {"kind": "course", "layout": "split"},
+    "course-packed": {"kind": "course", "layout": "packed"},
+    "course-padded": {"kind": "course", "layout": "padded"},
+    "course-full-logits": {"kind": "course", "layout": "split", "full_logits": True},
+    "course-compile": {"kind": "course", "layout": "split", "compile": True},
     "trainer": {"kind": "trainer"},
     "trl-padded": {"kind": "trl", "packing": False},
     "trl-packed": {"kind": "trl", "packing": True},
@@ -225,23 +225,17 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def full_logits_nll(model, batch):
-    """The textbook SFT loss on a `collate_rows` batch: logits at every position (the LM head and the
+def full_logits_nll(model, batch, per_token=False):
+    """The textbook SFT loss on an `encode.collate` batch: logits at every position (the LM head and the
     log-softmax over the whole vocabulary everywhere), shifted, masked to the positions that predict a
-    response token, summed. The same number as `course_utils.train.response_nll`, at full-logits cost."""
-    import torch
+    response token, summed. The same number as `course_utils.loss.response_nll`, at full-logits cost."""
+    from course_utils.loss import sft_loss
 
-    from course_utils.loss import token_nll
-    from course_utils.train import attention_mask_for
-
-    ids = batch["input_ids"]
-    rows, T = ids.shape
-    logits = model(input_ids=ids, position_ids=batch["position_ids"], attention_mask=attention_mask_for(model, batch),
-                   use_cache=False).logits
-    # predict_at: flat indices of the positions whose next token carries loss (never a row's last position).
-    predicts = torch.zeros(rows * T, dtype=torch.bool, device=ids.device).index_fill_(0, batch["predict_at"], True)
-    mask = predicts.view(rows, T)[:, :-1]
-    return (token_nll(logits[:, :-1], ids[:, 1:]) * mask).sum()
+    inputs = {"position_ids": batch["position_ids"]} if batch["packed"] else {}
+    logits = model(input_ids=batch["input_ids"], use_cache=False, **inputs).logits
+    # At a seam in a packed row the next example's first token is never a target (every encoded example
+    # starts with a prompt token, mask 0), so the shifted sum counts each example's own targets only.
+    return sft_loss(logits, batch["input_ids"], batch["response_mask"], normalize="sum")
 
 
 def check_full_logits(model, tok, encoded, device) -> float:
@@ -250,14 +244,15 @@ def check_full_logits(model, tok, encoded, device) -> float:
     import torch
 
     from course_utils import train
-    from course_utils.evaluate import eval_mode
+    from course_utils.encode import Layout, lay_out, to_device
+    from course_utils.models import eval_mode
 
     examples = encoded.select(range(min(16, len(encoded)))).select_columns(["input_ids", "response_mask"]).to_list()
     worst = 0.0
     with torch.no_grad(), eval_mode(model):
-        for packing in (None, True, False):
-            for b in train.micro_batches(examples, tok.eos_token_id, packing):
-                b = train._to_device(b, device)
+        for layout in (Layout.SPLIT, Layout.PACKED, Layout.PADDED):
+            for b in lay_out(examples, tok.eos_token_id, layout, train.PACKED_ROW_TOKENS):
+                b = to_device(b, device)
                 ours, full = train.response_nll(model, b), full_logits_nll(model, b)
                 worst = max(worst, abs(float(full) - float(ours)) / max(abs(float(ours)), 1e-12))
     if worst > 1e-3:        # float rounding (TF32 matmuls on a GPU); a real difference is far larger
@@ -270,10 +265,10 @@ def run_course(args, variant, model, tok, encoded, device, precision):
 
     from course_utils import train
 
-    amp = {"bf16": "bf16", "fp16": "fp16", "fp32": False}[precision]
-    common = dict(pad_token_id=tok.eos_token_id, batch_size=args.batch_size, grad_accum=args.grad_accum,
-                  lr=args.lr, device=device, amp=amp, compile=variant.get("compile", False),
-                  packing=variant["packing"], progress=False, log_every=10)
+    config = train.TrainConfig(batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
+                               precision={"bf16": "bf16", "fp16": "fp16", "fp32": "float32"}[precision],
+                               layout=variant["layout"], compile_model=variant.get("compile", False), log_every=10)
+    common = dict(pad_token_id=tok.eos_token_id, device=device, progress=False)
     # Plain rows, as Trainer's data loader reads its prepared dataset: converting the Arrow table (0.2-0.4 s
     # for the mix) would otherwise be inside train_sft's timed call.
     rows = encoded.select_columns(["input_ids", "response_mask"]).to_list()
@@ -291,13 +286,13 @@ def run_course(args, variant, model, tok, encoded, device, precision):
     from torch._dynamo.utils import counters
     try:
         if args.warmup:
-            train.train_sft(model, rows, max_steps=args.warmup, seed=1, **common)
+            train.train_sft(model, rows, config, max_steps=args.warmup, seed=1, **common)
         graphs = counters["stats"]["unique_graphs"]
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         sync(device)
         t0 = time.perf_counter()
-        h = train.train_sft(model, rows, max_steps=args.steps, seed=2, **common)
+        h = train.train_sft(model, rows, config, max_steps=args.steps, seed=2, **common)
         sync(device)
         seconds = time.perf_counter() - t0
         if variant.get("compile"):      # graphs compiled during the timed steps (their time is in the figure)
@@ -308,8 +303,8 @@ def run_course(args, variant, model, tok, encoded, device, precision):
             train.response_nll = original
     if variant.get("full_logits") and not calls[0]:
         raise AssertionError("train_sft did not call the replaced response_nll")
-    return {"seconds": seconds, "real_tokens": h["real_tokens"], "padded_tokens": h["padded_tokens"],
-            "examples": h["examples_seen"], "mean_loss": sum(h["train_loss"]) / len(h["train_loss"]), **extra}
+    return {"seconds": seconds, "real_tokens": h.real_tokens, "padded_tokens": h.padded_tokens,
+            "examples": h.examples_seen, "mean_loss": sum(h.train_loss) / len(h.train_loss), **extra}
 
 
 def hf_harness(args, device):

@@ -16,10 +16,10 @@ import torch
 
 from . import world
 from .data import load_sft
-from .encode import collate
-from .evaluate import eval_mode, reply, undesirable_kinds
-from .loss import token_nll
-from .train import response_logits
+from .encode import collate, to_device
+from .evaluate import reply, undesirable_kinds
+from .loss import response_nll
+from .models import eval_mode
 
 
 def tainted_support_set(share: float, seed: int = 0) -> list[dict]:
@@ -79,10 +79,8 @@ def response_losses(model, encoded: list[dict], pad_token_id: int, batch_size: i
     with eval_mode(model):
         for s in range(0, len(order), batch_size):
             chunk = order[s: s + batch_size]
-            batch = {k: v.to(device) for k, v in collate([encoded[i] for i in chunk], pad_token_id).items()}
-            logits, ids, mask = response_logits(model, batch)
-            nll = token_nll(logits[:, :-1], ids[:, 1:])
-            keep = mask[:, 1:].bool()
-            for row, i in enumerate(chunk):
-                out[i] = nll[row][keep[row]].cpu()
+            batch = collate([encoded[i] for i in chunk], pad_token_id)
+            per_token = response_nll(model, to_device(batch, device), per_token=True).cpu()
+            for i, losses in zip(chunk, per_token.split(batch["target_counts"])):
+                out[i] = losses
     return out

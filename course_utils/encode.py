@@ -1,4 +1,4 @@
-"""From (prompt, response) text to token ids with a response mask, and batches with dynamic padding.
+"""From (prompt, response) text to token ids with a response mask, and from examples to batches.
 
 The mask says which tokens the model must learn to *produce*: every response token and the EOS that
 ends the response (without it the model never learns to stop). Prompt and padding tokens get 0.
@@ -9,6 +9,9 @@ one); tokenizing separately keeps the seam exactly where the text has it, so the
 back to the response, and generation starts from the same prompt tokens training saw.
 """
 from __future__ import annotations
+
+import enum
+import random
 
 import torch
 
@@ -118,98 +121,112 @@ def _round_up(n: int, multiple: int) -> int:
 
 
 def packed_positions(lengths: list[int], max_tokens: int | None = None, multiple_of: int = 64) -> int:
-    """How many positions `collate_packed` computes for a batch of these lengths (rows x padded row length)."""
+    """How many positions a packed batch of these lengths computes (rows x padded row length), as
+    `collate(..., rows=pack_rows(lengths, max_tokens), multiple_of=64)` lays it out."""
     rows = pack_rows(lengths, max_tokens or sum(lengths))
     return len(rows) * _round_up(max(sum(lengths[i] for i in row) for row in rows), multiple_of)
 
 
-def collate_rows(examples: list[dict], rows: list[list[int]], pad_token_id: int, multiple_of: int = 1) -> dict:
-    """Lay a batch out for the training loop: row r holds the examples `rows[r]` end to end.
+def to_device(batch: dict, device) -> dict:
+    """The batch with its tensors on `device` (pinned first on a GPU, so the copy does not block the CPU);
+    the Python counts stay as they are."""
+    device = torch.device(device)
+    pin = device.type == "cuda"
+    return {k: (v.pin_memory() if pin else v).to(device, non_blocking=True) if torch.is_tensor(v) else v
+            for k, v in batch.items()}
 
-    One example per row is a padded batch; several per row is a packed one (`collate_packed`). Every
-    example keeps its own positions (`position_ids` restart at 0) and `segments` says which example of
-    its row each token belongs to (-1 on padding), from which the loop builds the attention mask
-    (`block_causal_mask`). Rows are padded on the right to a common length, a multiple of `multiple_of`.
 
-    Everything the loss needs to know about shapes is worked out here, on the CPU, from Python lists:
-    `predict_at` (flat indices into rows x T of the positions whose *next* token carries loss) and
-    `targets` (those next tokens). So the training step never has to read a count or an index back from
-    the GPU. Only positions inside an example predict, so nothing is ever predicted across a seam.
-    Python ints ride along: `real_tokens` (not padding), `loss_tokens` (= len(targets)), and `packed`.
+def collate(examples: list[dict], pad_token_id: int, rows: list[list[int]] | None = None,
+            multiple_of: int = 1) -> dict:
+    """The course's one batch format, padded or packed.
+
+    `rows=None` puts one example in each row, padded on the right to the longest (dynamic padding).
+    `rows=[[0, 3], [1, 2], ...]` packs: row r holds the examples `rows[r]` end to end (`pack_rows` finds
+    such rows). Rows are padded to a common length, a multiple of `multiple_of`. The batch holds:
+
+      input_ids, response_mask  (rows, T): the tokens, and 1 where a token must be produced (notebook 02);
+      attention_mask            (rows, T): 1 on real tokens, 0 on padding (for a padded batch, what a
+                                Hugging Face model takes to ignore the padding);
+      position_ids              (rows, T): each token's position inside its own example, restarting at 0
+                                for every example (and for the trailing padding), which is how a packed row
+                                tells the model where its examples start (transformers then keeps them apart);
+      predict_at, targets       (N,): flat indices into rows x T of the positions whose *next* token carries
+                                loss, and those tokens, so a loss needs the logits at these positions only;
+      loss_tokens, real_tokens  Python ints (N, and the non-padding tokens), `target_counts` (N per example,
+                                row by row), and `packed` (True when a row holds several examples).
+
+    Everything is worked out here, on the CPU, from Python lists, so a training step never has to read a
+    count or an index back from the GPU. Only positions inside an example predict, so nothing is ever
+    predicted across a seam between two packed examples.
     """
     if not examples:
-        raise ValueError("collate_rows() got an empty batch")
+        raise ValueError("collate() got an empty batch")
     for i, e in enumerate(examples):
         if len(e["response_mask"]) != len(e["input_ids"]):
             raise ValueError(f"example {i} of the batch: input_ids has {len(e['input_ids'])} tokens but "
                              f"response_mask has {len(e['response_mask'])}")
+    rows = [[i] for i in range(len(examples))] if rows is None else rows
     T = _round_up(max(sum(len(examples[i]["input_ids"]) for i in row) for row in rows), multiple_of)
-    ids, positions, segments, predict_at, targets = [], [], [], [], []
+    ids, mask, real, positions, predict_at, targets, counts = [], [], [], [], [], [], []
     for r, row in enumerate(rows):
         used = 0
-        for k, i in enumerate(row):
+        for i in row:
             x, m = examples[i]["input_ids"], examples[i]["response_mask"]
-            start = r * T + used
-            predict_at += [start + t - 1 for t in range(1, len(x)) if m[t]]
-            targets += [x[t] for t in range(1, len(x)) if m[t]]
+            scored = [t for t in range(1, len(x)) if m[t]]
+            predict_at += [r * T + used + t - 1 for t in scored]
+            targets += [x[t] for t in scored]
+            counts.append(len(scored))
             ids += x
+            mask += m
             positions += range(len(x))
-            segments += [k] * len(x)
             used += len(x)
-        ids += [pad_token_id] * (T - used)
-        positions += [0] * (T - used)      # padding: any valid position; it never reaches a real token
-        segments += [-1] * (T - used)
+        pad = T - used
+        ids += [pad_token_id] * pad
+        mask += [0] * pad
+        real += [1] * used + [0] * pad
+        positions += range(pad)
     shape = (len(rows), T)
-    return {"input_ids": torch.tensor(ids).view(shape), "position_ids": torch.tensor(positions).view(shape),
-            "segments": torch.tensor(segments).view(shape), "predict_at": torch.tensor(predict_at, dtype=torch.long),
-            "targets": torch.tensor(targets, dtype=torch.long), "real_tokens": sum(len(e["input_ids"]) for e in examples),
-            "loss_tokens": len(targets), "packed": any(len(row) > 1 for row in rows)}
+    return {"input_ids": torch.tensor(ids).view(shape), "response_mask": torch.tensor(mask).view(shape),
+            "attention_mask": torch.tensor(real).view(shape), "position_ids": torch.tensor(positions).view(shape),
+            "predict_at": torch.tensor(predict_at, dtype=torch.long), "targets": torch.tensor(targets, dtype=torch.long),
+            "loss_tokens": len(targets), "real_tokens": sum(real), "target_counts": counts,
+            "packed": any(len(row) > 1 for row in rows)}
 
 
-def collate_packed(examples: list[dict], pad_token_id: int, max_tokens: int | None = None,
-                   multiple_of: int = 64) -> dict:
-    """Padding-free batching: lay the examples end to end, in one row or in as few rows of at most
-    `max_tokens` tokens as `pack_rows` finds (None: one row), padded to a multiple of `multiple_of`.
+class Layout(str, enum.Enum):
+    """How a random batch is laid out in memory; the loss and the gradient are the same for all four."""
+    SPLIT = "split"        # cut into parts of similar length, each padded to its own longest (fastest measured)
+    PACKED = "packed"      # end to end in rows, positions restarting per example (`encode.pack_rows`)
+    PADDED = "padded"      # one example per row, padded to the batch's longest
+    SORTED = "sorted"      # padded, but batches drawn from length-sorted windows: little padding, single-task batches
 
-    A packed row needs two things a padded batch does not: positions that restart at 0 for every example
-    (the model must see each example as if it were alone), and an attention mask that is block-diagonal
-    as well as causal, so that no token looks at another example (`block_causal_mask`). The loss needs no
-    change (`collate_rows`). Rounding the row length up to a multiple of 64 keeps the number of distinct
-    shapes small (torch.compile compiles once per shape family) for a few percent of padding.
-    """
-    if not examples:
-        raise ValueError("collate_packed() got an empty batch")
+
+def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random,
+                           group_by_length: bool = True, window: int = 64) -> list[list[int]]:
+    """Shuffle example indices into batches; with grouping, sort windows of `window` batches by length
+    first so each batch holds similar lengths (less padding), then shuffle the batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    if group_by_length:
+        span = batch_size * window
+        order = [i for s in range(0, len(order), span)
+                 for i in sorted(order[s: s + span], key=lambda j: lengths[j])]
+    batches = [order[s: s + batch_size] for s in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def lay_out(examples: list[dict], pad_token_id: int, layout: Layout, row_tokens: int) -> list[dict]:
+    """One micro-batch as the `encode.collate` batches the loop computes, all parts of the same step."""
     lengths = [len(e["input_ids"]) for e in examples]
-    return collate_rows(examples, pack_rows(lengths, max_tokens or sum(lengths)), pad_token_id, multiple_of)
+    if layout is Layout.PACKED:
+        return [collate(examples, pad_token_id, rows=pack_rows(lengths, row_tokens), multiple_of=64)]
+    if layout is Layout.SPLIT:
+        return [collate([examples[i] for i in part], pad_token_id) for part in split_by_length(lengths)]
+    return [collate(examples, pad_token_id)]
 
 
-def block_causal_mask(segments: torch.Tensor) -> torch.Tensor:
-    """(rows, 1, T, T) boolean attention mask, True where a token may look: at earlier (or the same)
-    tokens of its own example. Padding (segment -1) looks only at earlier padding of its row, so no row of
-    the mask is empty (an empty row would give NaN). Built wherever `segments` lives, on the GPU too."""
-    T = segments.shape[1]
-    causal = torch.ones(T, T, dtype=torch.bool, device=segments.device).tril()
-    return ((segments[:, :, None] == segments[:, None, :]) & causal)[:, None]
-
-
-def collate(examples: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
-    """Pad a list of encoded examples to the longest one in *this* batch (dynamic padding).
-
-    Padding goes on the right with attention_mask 0 and response_mask 0, so padded positions neither
-    attend nor carry loss.
-    """
-    if not examples:
-        raise ValueError("collate() got an empty batch")
-    longest = max(len(e["input_ids"]) for e in examples)
-    ids = torch.full((len(examples), longest), pad_token_id, dtype=torch.long)
-    attention = torch.zeros((len(examples), longest), dtype=torch.long)
-    mask = torch.zeros((len(examples), longest), dtype=torch.long)
-    for i, e in enumerate(examples):
-        n = len(e["input_ids"])
-        if len(e["response_mask"]) != n:
-            raise ValueError(f"example {i} of the batch: input_ids has {n} tokens but response_mask has "
-                             f"{len(e['response_mask'])}")
-        ids[i, :n] = torch.as_tensor(e["input_ids"])
-        attention[i, :n] = 1
-        mask[i, :n] = torch.as_tensor(e["response_mask"])
-    return {"input_ids": ids, "attention_mask": attention, "response_mask": mask}
+# A packed row holds at most this many tokens (or the model's context, if longer): one row per batch of
+# notebook 03 (8 examples, about 1,300 tokens). Longer rows cost more in attention on a CPU, where the
+# mask transformers builds is dense and every masked pair is still computed.
+PACKED_ROW_TOKENS = 2048

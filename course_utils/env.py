@@ -1,12 +1,20 @@
-"""Where things run and where things live: device choice, seeding, Colab detection, data paths."""
+"""Where things run and where things live: device choice, seeding, Colab detection, data paths.
+
+Every `COURSE_*` environment switch is read here and nowhere else:
+    COURSE_DATA       the data/ folder to use (default: the one beside the package)
+    COURSE_DEVICE     cpu, cuda, cuda:1, ... (default: CUDA when present)
+    COURSE_MODEL      the base model `load_base()` loads (default: the embedded gpt2-tiny; e.g. gpt2)
+    COURSE_CPU_BF16   1: bf16 autocast when training on the CPU (default 0: float32)
+    COURSE_SCALE_UP   1: notebook 03's GPT-2 124M scale-up cell runs outside Colab
+"""
 from __future__ import annotations
 
 import os
-import random
 import sys
 from pathlib import Path
 
 import torch
+import transformers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,11 +67,18 @@ def cpu_bf16_requested() -> bool:
 
 
 def seed_everything(seed: int = 0) -> None:
-    """Seed Python, torch (CPU and CUDA) so a notebook prints the same numbers on every run."""
-    random.seed(seed)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
+    """Seed Python, NumPy and torch (CPU and CUDA) so a notebook prints the same numbers on every run."""
+    transformers.set_seed(seed)
+
+
+def model_choice(default: str) -> str:
+    """`$COURSE_MODEL` if set (e.g. `gpt2` on Colab), else `default`."""
+    return os.environ.get("COURSE_MODEL") or default
+
+
+def scale_up_requested() -> bool:
+    """Whether notebook 03's GPT-2 124M cell should run here: on Colab, or when `$COURSE_SCALE_UP` is 1."""
+    return in_colab() or os.environ.get("COURSE_SCALE_UP") == "1"
 
 
 def in_colab() -> bool:

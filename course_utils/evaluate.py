@@ -7,18 +7,19 @@ may be worded differently and still be right.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import re
 
 import torch
-import torch.nn.functional as F
 from transformers import GenerationConfig
 
 from . import world
 from .chat_template import render_prompt
 from .data import load_eval
+from .encode import collate, encode_text, to_device
+from .loss import response_nll
+from .models import eval_mode
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,37 +59,21 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, bat
     with eval_mode(model), torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(seed)
         for start in batches:
-            encoded = [tokenizer(p)["input_ids"] for p in prompts[start: start + batch_size]]
-            longest = max(len(e) for e in encoded)
+            # Left padding: every row's last prompt token sits at the same position, where generation
+            # continues; generate derives the positions from the attention mask, so a padded prompt reads
+            # exactly as the same prompt alone.
+            batch = tokenizer(prompts[start: start + batch_size], padding=True, padding_side="left",
+                              return_tensors="pt").to(device)
+            longest = batch["input_ids"].shape[1]
             if longest + max_new_tokens > limit:
                 raise ValueError(f"a prompt of {longest} tokens plus max_new_tokens={max_new_tokens} exceeds the "
                                  f"model's {limit} positions; shorten the prompt or lower max_new_tokens")
-            # Left padding: every row's last prompt token sits at the same position, where generation
-            # continues. The attention mask hides the padding, and generate derives the position ids from
-            # it, so a padded prompt reads exactly as the same prompt alone.
-            ids = torch.full((len(encoded), longest), eos, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for i, e in enumerate(encoded):
-                ids[i, longest - len(e):] = torch.tensor(e)
-                mask[i, longest - len(e):] = 1
-            new = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                 generation_config=config)[:, longest:]
+            new = model.generate(**batch, generation_config=config)[:, longest:]
             for row in new.tolist():
                 if eos in row:
                     row = row[: row.index(eos)]
                 outputs.append(tokenizer.decode(row))
     return outputs
-
-
-@contextlib.contextmanager
-def eval_mode(model):
-    """Measure with dropout off, then hand the model back in the mode it came in."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 def reply(model, tokenizer, prompts: list, max_new_tokens: int = 64, batch_size: int = 64,
@@ -150,29 +135,18 @@ def fact_probe_accuracy(model, tokenizer, probes: list[dict] | None = None, batc
 
 @torch.no_grad()
 def perplexity(model, tokenizer, texts: list[str] | None = None, batch_size: int = 16) -> float:
-    """exp(mean negative log-likelihood per token) over documents, each started after an EOS.
-    Measured in eval mode (dropout off); the model's mode is given back afterwards."""
+    """exp(mean negative log-likelihood per token) over documents, each started after an EOS (every
+    token but that first one is predicted). Measured in eval mode; the model's mode is given back."""
     texts = [r["text"] for r in load_eval("heldout_text")] if texts is None else texts
     device = next(model.parameters()).device
-    eos = tokenizer.eos_token_id
-    total_nll, total_tokens = 0.0, 0
+    documents = [encode_text(tokenizer, t, model.config.n_positions) for t in texts]
+    total, count = torch.zeros((), device=device), 0
     with eval_mode(model):
-        for start in range(0, len(texts), batch_size):
-            encoded = [[eos] + tokenizer(t)["input_ids"][: model.config.n_positions - 1]
-                       for t in texts[start: start + batch_size]]
-            longest = max(len(e) for e in encoded)
-            ids = torch.full((len(encoded), longest), eos, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for i, e in enumerate(encoded):
-                ids[i, : len(e)] = torch.tensor(e)
-                mask[i, : len(e)] = 1
-            ids, mask = ids.to(device), mask.to(device)
-            logits = model(input_ids=ids, attention_mask=mask).logits.float()
-            nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")
-            keep = mask[:, 1:].bool()
-            total_nll += nll[keep].sum().item()
-            total_tokens += int(keep.sum())
-    return math.exp(total_nll / total_tokens)
+        for start in range(0, len(documents), batch_size):
+            batch = collate(documents[start: start + batch_size], tokenizer.eos_token_id)
+            total += response_nll(model, to_device(batch, device))
+            count += batch["loss_tokens"]
+    return math.exp(total.item() / count)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import copy
 import random
+from dataclasses import replace
+
+import datasets
 
 from . import world
 from .data import load_sft, load_world
 from .encode import encode_sft
 from .evaluate import reply, score_qa, task_score
-from .train import train_sft
+from .train import TrainConfig, train_sft
 
-DEFAULTS = {"steps": 80, "batch_size": 16, "lr": 1e-3}
+QA_RUN = TrainConfig(max_steps=80, batch_size=16, lr=1e-3)      # notebook 05's budget for one QA run
 
 
 def sample_rows(task: str, split: str, n: int, seed: int = 0) -> list[dict]:
@@ -40,16 +43,16 @@ def qa_subset(n_examples: int | None = None, phrasings: int | None = None, seed:
     return rows
 
 
-def qa_sft_run(base_model, tokenizer, rows: list[dict], seed: int = 0, progress: bool = False, **train_kw):
-    """Fine-tune a copy of `base_model` on QA rows for a fixed budget of steps; return (model, history)."""
-    import datasets
-    kw = {**DEFAULTS, **train_kw}
+def qa_sft_run(base_model, tokenizer, rows: list[dict], config: TrainConfig = QA_RUN, progress: bool = False,
+               **settings):
+    """Fine-tune a copy of `base_model` on QA rows for a fixed budget of steps; return (model, run).
+    `config`, or any of its fields as a keyword (`seed=1`), is the training run."""
     model = copy.deepcopy(base_model)
     encoded = encode_sft(datasets.Dataset.from_list([{"prompt": r["prompt"], "response": r["response"],
                                                       "id": r["id"]} for r in rows]), tokenizer)
-    history = train_sft(model, encoded, pad_token_id=tokenizer.eos_token_id, max_steps=kw["steps"],
-                        batch_size=kw["batch_size"], lr=kw["lr"], seed=seed, progress=progress)
-    return model, history
+    run = train_sft(model, encoded, replace(config, **settings), pad_token_id=tokenizer.eos_token_id,
+                    progress=progress)
+    return model, run
 
 
 def qa_accuracy(model, tokenizer, rows: list[dict]) -> float:

@@ -54,11 +54,43 @@ def sft_loss(logits: torch.Tensor, input_ids: torch.Tensor, response_mask: torch
 def token_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """-log p(target) for logits already lined up with their targets (logits (..., vocab), targets (...)).
 
-    The per-token term of `sft_loss`, which calls it after the shift. The training loop calls it directly
-    on the logits of the response positions alone (train.response_nll), so both compute the same numbers.
+    The per-token term of `sft_loss`, which calls it after the shift, and of `response_nll`, which calls it
+    on the logits of the response positions alone, so both compute the same numbers.
     """
     logp = torch.log_softmax(logits.float(), dim=-1)        # float32 even under autocast
     return -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
+def response_nll(model, batch: dict, per_token: bool = False) -> torch.Tensor:
+    """-log p of every response token of a batch (`encode.collate`, padded or packed), summed (or one value
+    per token, in the order of `batch["targets"]`, with `per_token=True`). Training, validation,
+    perplexity and the data filter all measure a model through this one function.
+
+    The transformer body runs on every position; the language-model head (as costly as several layers)
+    and the log-softmax run only at the positions that predict a response token (`predict_at`). Summed
+    and divided by the token count, this is exactly `sft_loss` on the full logits, gradients included
+    (tests/test_packing.py checks it). A packed row passes its restarting `position_ids` and no attention
+    mask, from which transformers builds the mask that keeps its examples apart (on a GPU with
+    flash-attention, its variable-length kernel); a padded batch needs neither, because its padding sits
+    after every real token, where the causal mask already hides it. As for most Hugging Face causal LMs,
+    GPT-2's logits are `lm_head(base_model(...).last_hidden_state)`.
+    """
+    inputs = {"input_ids": batch["input_ids"]}
+    if batch["packed"]:
+        inputs["position_ids"] = batch["position_ids"]
+    hidden = _transformer_body(model)(**inputs, use_cache=False).last_hidden_state
+    picked = hidden.flatten(0, 1).index_select(0, batch["predict_at"])
+    nll = token_nll(model.get_output_embeddings()(picked), batch["targets"])
+    return nll if per_token else nll.sum()
+
+
+def _transformer_body(model):
+    """The model without its language-model head (GPT-2: `model.transformer`). A peft model (LoRA) wraps
+    the Hugging Face model and its own `base_model` still ends in the head, so unwrap it first; the LoRA
+    layers live inside the body and train as usual."""
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()
+    return model.base_model
 
 
 def mask_to_labels(input_ids: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:

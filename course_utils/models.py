@@ -7,14 +7,13 @@ where it is reachable. Fine-tuned models are saved outside data/, which holds sh
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 from transformers import AutoTokenizer, GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
 from .chat_template import CHAT_TEMPLATE
-from .env import data_dir, pick_device
+from .env import data_dir, model_choice, pick_device
 
 LOCAL_MODELS = ("gpt2-tiny", "gpt2-tiny-single")
 DEFAULT_MODEL = "gpt2-tiny"
@@ -22,7 +21,7 @@ DEFAULT_MODEL = "gpt2-tiny"
 
 def default_model_name() -> str:
     """`$COURSE_MODEL` if set (e.g. `gpt2` on Colab), else the embedded gpt2-tiny."""
-    return os.environ.get("COURSE_MODEL") or DEFAULT_MODEL
+    return model_choice(DEFAULT_MODEL)
 
 
 def load_base(name: str | None = None, device=None):
@@ -78,6 +77,22 @@ def _load(source, local_files_only: bool):
     return model, tok
 
 
+def attention_kernel(model) -> str:
+    """The attention implementation the model runs ("sdpa", "eager", "flash_attention_2", ...)."""
+    return getattr(model.config, "_attn_implementation", None) or "eager"
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Measure with dropout off, then hand the model back in the mode it came in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 def save_model(model, tokenizer, path: str | Path) -> Path:
     """Save a (fine-tuned) model and its tokenizer with save_pretrained (safetensors)."""
     path = Path(path).resolve()
@@ -87,7 +102,7 @@ def save_model(model, tokenizer, path: str | Path) -> Path:
                          f"Save fine-tuned models elsewhere, e.g. 'checkpoints/my-model'.")
     path.mkdir(parents=True, exist_ok=True)
     # A peft model saves its adapter only. The course never resizes the vocabulary, so peft need not check
-    # the base model's config for added embeddings (a check that only warns when the hub is offline).
+    # the base model's config for added embeddings (a check that warns when the hub is offline).
     extra = {"save_embedding_layers": False} if hasattr(model, "peft_config") else {}
     with _no_progress_bars():
         model.save_pretrained(path, **extra)

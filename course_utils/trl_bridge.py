@@ -7,7 +7,8 @@ template marks with `{% generation %}`. This module holds the plumbing notebook 
 side by side with the same data, the same settings and the same weights:
 
   `row_to_messages`   a course SFT row as a conversation (a prompt/response pair is one turn);
-  `course_config`     an `SFTConfig` with the settings of `train_sft` (schedule, clipping, precision);
+  `sft_options`       each `TrainConfig` field as the `SFTConfig` option that does the same;
+  `sft_config`        an `SFTConfig` that trains as `train_sft(config)` does;
   `make_trainer`      an `SFTTrainer` on the course's tokenizer and chat template, quiet and offline;
   `first_batch`       one batch exactly as TRL's dataloader builds it, and how many tokens it counts;
   `trl_loss`          TRL's training loss on a batch, through the trainer's own `compute_loss`.
@@ -18,8 +19,9 @@ import torch
 
 from .chat_template import with_chat_template
 from .data import as_messages
-from .env import cpu_bf16_requested
+from .encode import Layout
 from .loss import IGNORE_INDEX
+from .train import TrainConfig, autocast_dtype
 
 
 def row_to_messages(row: dict) -> list[dict]:
@@ -29,44 +31,70 @@ def row_to_messages(row: dict) -> list[dict]:
     return as_messages(row)
 
 
-def checkpointing_option() -> str:
-    """The name of the gradient-checkpointing switch in this transformers: 5.x calls it
-    `activation_checkpointing` and warns when the old `gradient_checkpointing` is set (TRL sets it by
-    default); 4.x knows only the old name."""
+def _argument_name(new: str, old: str) -> str:
+    """The name this transformers gives an option that transformers 5 renamed (4.x knows only `old`)."""
     import dataclasses
 
     from transformers import TrainingArguments
 
-    names = {f.name for f in dataclasses.fields(TrainingArguments)}
-    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    return new if new in {f.name for f in dataclasses.fields(TrainingArguments)} else old
 
 
-def course_config(output_dir, *, max_steps: int, batch_size: int, lr: float, seed: int = 0,
-                  warmup_steps: int = 0, min_lr_ratio: float = 0.1, max_grad_norm: float = 1.0,
-                  device: torch.device | str = "cpu", **overrides):
-    """An `SFTConfig` that trains as `train_sft(max_steps=..., batch_size=..., lr=...)` does.
+def checkpointing_option() -> str:
+    """The gradient-checkpointing switch: `activation_checkpointing` in transformers 5 (which warns when
+    the old `gradient_checkpointing`, TRL's default, is set), `gradient_checkpointing` in 4.x."""
+    return _argument_name("activation_checkpointing", "gradient_checkpointing")
 
-    Each line sets an option where TRL's default differs from the course (notebook 07 prints both):
-    cosine decay to `min_lr_ratio` of the peak, the formula of train_sft's schedule. Pass the same
-    `warmup_steps` to both; only 0 gives the identical schedule, because transformers' warm-up starts
-    at lr 0 on the first step (step / warmup) and train_sft's at peak / warmup ((step + 1) / warmup);
-    no gradient checkpointing; bf16 only where train_sft would use it; no truncation (the course
-    raises on an example that is too long instead of cutting it); assistant-only loss on chat data.
-    Logging, saving, progress bars and reporting are off, so a notebook cell stays quiet."""
+
+def sft_options(config: TrainConfig, device: torch.device | str = "cpu") -> dict:
+    """The `SFTConfig` options that train as `train_sft(config)` does, one `TrainConfig` field at a time.
+
+    transformers' schedule is the one `train_sft` uses, so the learning rates match step for step.
+    Layout.SPLIT has no TRL counterpart: TRL pads each batch to its longest row (Layout.PADDED), which
+    changes the speed, not the loss. TRL's loader shuffles with its own sampler, so the *order* of the
+    examples differs from train_sft's for the same seed (`first_batch` shows TRL's)."""
+    if config.max_steps is None:
+        raise ValueError("sft_options() maps a run of a fixed number of steps: set TrainConfig.max_steps")
+    device = torch.device(device)
+    dtype = autocast_dtype(device, config.precision)
+    warmup = config.warmup_steps if config.warmup_steps is not None else max(1, config.max_steps // 20)
+    options = {
+        "max_steps": config.max_steps,                                          # max_steps
+        "per_device_train_batch_size": config.batch_size,                       # batch_size
+        "gradient_accumulation_steps": config.grad_accum,                       # grad_accum
+        "learning_rate": config.lr,                                             # lr
+        "warmup_steps": warmup,                                                 # warmup_steps (None: 5%)
+        "lr_scheduler_type": "cosine_with_min_lr",                              # min_lr_ratio
+        "lr_scheduler_kwargs": {"min_lr_rate": config.min_lr_ratio},
+        "weight_decay": config.weight_decay,                                    # weight_decay
+        "max_grad_norm": config.max_grad_norm or 0.0,                           # max_grad_norm (0: no clipping)
+        "bf16": dtype == torch.bfloat16, "fp16": dtype == torch.float16,        # precision
+        "packing": config.layout is Layout.PACKED,                              # layout
+        "logging_steps": config.log_every,                                      # log_every
+        "eval_strategy": "steps" if config.eval_every else "no",                # eval_every
+        "eval_steps": config.eval_every,
+        "seed": config.seed, "data_seed": config.seed,                          # seed
+        "torch_compile": config.compile_model,                                  # compile_model
+    }
+    if config.layout is Layout.SORTED:
+        sampling = _argument_name("train_sampling_strategy", "group_by_length")
+        options[sampling] = "group_by_length" if sampling == "train_sampling_strategy" else True
+    return options
+
+
+def sft_config(output_dir, config: TrainConfig, device: torch.device | str = "cpu", **overrides):
+    """An `SFTConfig` for `config` (`sft_options`), plus what the course always does: the model's own
+    NLL on the labels, loss on assistant tokens only for conversations, no truncation (the course raises
+    on an example that is too long instead of cutting it), no gradient checkpointing. Saving, progress
+    bars, printing and reporting are off, so a notebook cell stays quiet; `overrides` win."""
     from trl import SFTConfig
 
     device = torch.device(device)
-    bf16 = (device.type == "cuda" and torch.cuda.is_bf16_supported()) or (device.type == "cpu" and cpu_bf16_requested())
     settings = dict(
-        output_dir=str(output_dir), max_steps=max_steps, per_device_train_batch_size=batch_size,
-        learning_rate=lr, lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": min_lr_ratio},
-        warmup_steps=warmup_steps, weight_decay=0.0, max_grad_norm=max_grad_norm, seed=seed, data_seed=seed,
-        loss_type="nll", assistant_only_loss=True, max_length=None, packing=False,
-        **{checkpointing_option(): False}, bf16=bf16, fp16=device.type == "cuda" and not bf16,
-        use_cpu=device.type == "cpu",
-        # quiet: no files, no logging integrations, no progress bars
-        save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
-        dataloader_pin_memory=device.type == "cuda",
+        output_dir=str(output_dir), **sft_options(config, device),
+        loss_type="nll", assistant_only_loss=True, max_length=None, **{checkpointing_option(): False},
+        use_cpu=device.type == "cpu", dataloader_pin_memory=device.type == "cuda",
+        save_strategy="no", report_to="none", disable_tqdm=True,
     )
     settings.update(overrides)
     return SFTConfig(**settings)

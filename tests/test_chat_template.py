@@ -139,8 +139,8 @@ def test_template_without_generation_markers_masks_nothing(tokenizer, tiny_model
     before = [p.detach().clone() for p in tiny_model.parameters()]
     history = train_sft(tiny_model, [{"input_ids": ids, "response_mask": assistant_mask}] * 2,
                         pad_token_id=tokenizer.pad_token_id, max_steps=2, batch_size=2, device="cpu",
-                        amp=False, progress=False, log_every=1)
-    assert history["response_tokens"] == 0 and history["train_loss"] == [0.0, 0.0]
+                        precision="float32", progress=False, log_every=1)
+    assert history.response_tokens == 0 and history.train_loss == [0.0, 0.0]
     assert all(torch.equal(a, b) for a, b in zip(before, tiny_model.parameters()))
 
 
@@ -234,9 +234,9 @@ def test_gpt2_124m_trains_on_template_conversations(gpt2_tokenizer):
     watched = model.transformer.h[0].attn.c_attn.weight
     before = watched.detach().clone()
     history = train_sft(model, rows, pad_token_id=gpt2_tokenizer.eos_token_id, max_steps=2, batch_size=2,
-                        device="cpu", amp=False, progress=False, log_every=1)
-    losses = history["train_loss"]
+                        device="cpu", precision="float32", progress=False, log_every=1)
+    losses = history.train_loss
     assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
-    assert history["response_tokens"] == 2 * int(count_loss_tokens(batch["response_mask"]))
+    assert history.response_tokens == 2 * int(count_loss_tokens(batch["response_mask"]))
     assert losses[0] == pytest.approx(expected, rel=1e-4)
     assert not torch.equal(before, watched)

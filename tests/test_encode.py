@@ -70,7 +70,8 @@ def test_collate_pads_dynamically_and_masks_padding(tokenizer):
     assert b["attention_mask"][0].tolist() == [1] * n0 + [0] * (longest - n0)
     assert b["response_mask"][0, n0:].sum() == 0
     assert b["input_ids"][0, :n0].tolist() == examples[0]["input_ids"]
-    assert all(t.dtype == torch.long for t in b.values())
+    assert all(t.dtype == torch.long for t in b.values() if torch.is_tensor(t))
+    assert b["position_ids"][0].tolist() == list(range(n0)) + list(range(longest - n0)), "padding counts on its own"
 
 
 def test_collate_rejects_mismatched_mask_and_empty_batch(tokenizer):

@@ -7,7 +7,8 @@ import torch
 from transformers import GPT2LMHeadModel
 from transformers.pytorch_utils import Conv1D
 
-from course_utils.forgetting import LORA_TARGETS, Yardsticks, add_lora, quiet_peft, support_sft_run
+from course_utils.adapters import LORA_TARGETS, add_lora, quiet_peft
+from course_utils.forgetting import Yardsticks, support_sft_run
 from course_utils.models import save_model
 
 peft = pytest.importorskip("peft")
@@ -52,7 +53,7 @@ def test_support_run_with_lora_trains_the_adapters_and_leaves_the_base_weights_u
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     small = Yardsticks.build(n_probes=4, n_support=1)
     sticks = Yardsticks(small.probes, small.texts[:2], small.support)     # measuring is not what is tested
-    run = support_sft_run(model, tok, sticks, lora_rank=4, steps=2, lr=2e-2)
+    run = support_sft_run(model, tok, sticks, lora_rank=4, max_steps=2, lr=2e-2)
     lora = run.extra["model"]
     assert run.extra["trainable"] == 4 * 16 * model.config.n_embd * model.config.n_layer
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters()), "the base model passed in changed"
@@ -75,7 +76,7 @@ def test_adapter_save_load_round_trip_and_merge_give_the_same_logits(tiny_model,
 
     save_model(lora, tokenizer, tmp_path / "adapter")     # the course's save: adapter only, no hub lookup
     assert (tmp_path / "adapter" / "adapter_model.safetensors").exists()
-    with quiet_peft():      # peft asks transformers 5 for a deprecated property (forgetting.quiet_peft)
+    with quiet_peft():      # peft asks transformers 5 for a deprecated property (adapters.quiet_peft)
         reloaded = PeftModel.from_pretrained(copy.deepcopy(base_copy), tmp_path / "adapter").eval()
     torch.testing.assert_close(logits(reloaded, ids), trained, rtol=0, atol=1e-6)
 

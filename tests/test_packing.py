@@ -1,22 +1,17 @@
 """How a batch is computed: mixed batches stay mixed, packed / split / padded batches give the full-logits
-loss and gradients, packing pads little, a training step never reads the device back, eval_fn runs in
-eval mode."""
+loss and gradients, packed examples do not see each other, packing pads little, the course's step reads
+nothing back from the device, eval_fn runs in eval mode."""
 import collections
 import random
 
 import pytest
 import torch
-from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from course_utils.encode import (block_causal_mask, collate, collate_packed, collate_rows, encode_example,
+from course_utils.encode import (Layout, collate, encode_example, lay_out, length_grouped_batches, pack_rows,
                                  packed_positions)
-from course_utils.loss import sft_loss
+from course_utils.loss import response_nll, sft_loss
+from course_utils.train import train_sft, validation_loss
 from test_train import gradients_at_first_step     # one helper for both files (tests/ is on the path)
-from course_utils.train import (_to_device, length_grouped_batches, micro_batches, response_nll, train_sft,
-                                validation_loss)
-
-CPU = torch.device("cpu")
-
 
 def _examples(tokenizer, n_short, n_long, seed=0):
     """Short QA-like examples (about 13 tokens) and long contract-like ones (about 105)."""
@@ -37,9 +32,14 @@ def _full_logits_loss_and_grads(model, full):
     return loss.detach(), [p.grad.clone() for p in model.parameters()]
 
 
+def _packed(examples, pad, max_tokens=None, multiple_of=64):
+    lengths = [len(e["input_ids"]) for e in examples]
+    return collate(examples, pad, rows=pack_rows(lengths, max_tokens or sum(lengths)), multiple_of=multiple_of)
+
+
 def _loss_and_grads(model, parts):
     model.zero_grad()
-    loss = sum(response_nll(model, _to_device(b, CPU)) for b in parts)
+    loss = sum(response_nll(model, b) for b in parts)
     loss.backward()
     return loss.detach(), [p.grad.clone() for p in model.parameters()]
 
@@ -54,15 +54,16 @@ def test_every_layout_gives_the_full_logits_loss_and_gradients(tiny_model, token
     # The eager kernel of transformers 4.x also applies GPT-2's own causal buffer, so its rows must fit
     # the model's 128 positions (train_sft does the same).
     row = None if implementation == "sdpa" else 128
-    layouts = {"packed, one row": (examples, [collate_packed(examples, pad, row)]),
-               "packed, rows of 128": (examples, [collate_packed(examples, pad, max_tokens=128)]),
+    layouts = {"packed, one row": (examples, [_packed(examples, pad, row)]),
+               "packed, rows of 128": (examples, [_packed(examples, pad, max_tokens=128)]),
                # No padding at all: the last example's EOS is the row's last token.
-               "packed, row exactly full": ([long[0], short[1]], [collate_packed([long[0], short[1]], pad, multiple_of=1)]),
-               "split by length (default)": (examples, micro_batches(examples, pad, None)),
-               "padded": (examples, micro_batches(examples, pad, False))}
+               "packed, row exactly full": ([long[0], short[1]], [_packed([long[0], short[1]], pad, multiple_of=1)]),
+               "split by length (default)": (examples, lay_out(examples, pad, Layout.SPLIT, 2048)),
+               "padded": (examples, lay_out(examples, pad, Layout.PADDED, 2048))}
     assert layouts["packed, rows of 128"][1][0]["input_ids"].shape[0] > 1
+    assert len(layouts["split by length (default)"][1]) > 1
     full_row = layouts["packed, row exactly full"][1][0]
-    assert full_row["segments"][0, -1] == 1 and full_row["predict_at"][-1] == full_row["input_ids"].numel() - 2
+    assert full_row["real_tokens"] == full_row["input_ids"].numel() and full_row["predict_at"][-1] == full_row["input_ids"].numel() - 2
     for name, (batch_examples, parts) in layouts.items():
         reference, reference_grads = _full_logits_loss_and_grads(model, collate(batch_examples, pad))
         loss, grads = _loss_and_grads(model, parts)
@@ -83,39 +84,48 @@ def test_packed_batches_under_cpu_bf16_autocast_and_the_validation_loss(tiny_mod
     with torch.no_grad():
         reference = sft_loss(model(input_ids=full["input_ids"], attention_mask=full["attention_mask"]).logits,
                              full["input_ids"], full["response_mask"]).item()
-    packed = collate_packed(examples, tokenizer.eos_token_id, None if implementation == "sdpa" else 128)
+    packed = _packed(examples, tokenizer.eos_token_id, None if implementation == "sdpa" else 128)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        loss = response_nll(model, _to_device(packed, CPU)) / packed["loss_tokens"]
+        loss = response_nll(model, packed) / packed["loss_tokens"]
     loss.backward()
     assert loss.dtype == torch.float32 and loss.item() == pytest.approx(reference, rel=1e-2)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
     # The validation loss is the same token-weighted loss, in float32 on the CPU unless asked for bf16.
     assert validation_loss(model, examples, tokenizer.eos_token_id, batch_size=3) == pytest.approx(reference, rel=1e-5)
-    assert validation_loss(model, examples, tokenizer.eos_token_id, amp="bf16") == pytest.approx(reference, rel=1e-2)
+    assert validation_loss(model, examples, tokenizer.eos_token_id, precision="bf16") == pytest.approx(reference, rel=1e-2)
     model.config._attn_implementation = "sdpa"
 
 
-def test_packed_rows_keep_examples_apart(tokenizer):
+@pytest.mark.parametrize("implementation", ["sdpa", "eager"])
+def test_packed_examples_see_only_themselves(tiny_model, tokenizer, implementation):
+    """In a packed row every example gets exactly the hidden states it gets alone: from the restarting
+    position ids transformers builds a mask that keeps the examples apart (and the positions restart)."""
+    model = tiny_model
+    model.config._attn_implementation = implementation
     short, long = _examples(tokenizer, 4, 2)
     examples = short + long
-    b = collate_packed(examples, tokenizer.eos_token_id, max_tokens=128)
-    attention, positions, segments = block_causal_mask(b["segments"])[:, 0], b["position_ids"], b["segments"]
-    assert attention.shape[0] > 1 and b["packed"]
-    seams = 0
-    for r in range(attention.shape[0]):
-        starts = [t for t in range(1, segments.shape[1]) if segments[r, t] != segments[r, t - 1] and segments[r, t] >= 0]
-        seams += len(starts)
-        for s in starts:
-            assert positions[r, s] == 0, "positions restart at every example"
-            assert not attention[r, s:, :s].any(), "a token attends to the previous example"
-        assert attention[r].any(dim=1).all(), "an attention row is empty (NaN in SDPA)"
+    b = _packed(examples, tokenizer.eos_token_id, max_tokens=128)
+    assert b["input_ids"].shape[0] > 1 and b["packed"] and b["input_ids"].shape[1] % 64 == 0
+    with torch.no_grad():
+        packed_hidden = model.transformer(input_ids=b["input_ids"], position_ids=b["position_ids"],
+                                          use_cache=False).last_hidden_state
+        seams = 0
+        for r, row in enumerate(pack_rows([len(e["input_ids"]) for e in examples], 128)):
+            start = 0
+            for i in row:
+                ids = torch.tensor([examples[i]["input_ids"]])
+                alone = model.transformer(input_ids=ids, use_cache=False).last_hidden_state[0]
+                torch.testing.assert_close(packed_hidden[r, start: start + ids.shape[1]], alone, rtol=1e-4, atol=1e-5)
+                assert b["position_ids"][r, start] == 0, "positions restart at every example"
+                seams += start > 0
+                start += ids.shape[1]
     assert seams >= 3, "expected rows holding several examples"
-    # Every predicted token sits in the same example as the position that predicts it.
-    flat = segments.flatten()
-    assert (flat[b["predict_at"]] == flat[b["predict_at"] + 1]).all()
+    # Every predicted token is the next token of the same example as the position that predicts it.
+    positions = b["position_ids"].flatten()
+    assert (positions[b["predict_at"] + 1] == positions[b["predict_at"]] + 1).all()
     assert (b["input_ids"].flatten()[b["predict_at"] + 1] == b["targets"]).all()
-    assert b["real_tokens"] == sum(len(e["input_ids"]) for e in examples) == int((segments >= 0).sum())
-    assert b["input_ids"].shape[1] % 64 == 0
+    assert b["real_tokens"] == sum(len(e["input_ids"]) for e in examples) == int(b["attention_mask"].sum())
+    model.config._attn_implementation = "sdpa"
 
 
 def test_packing_pads_at_most_five_percent_on_a_short_long_mix():
@@ -126,9 +136,9 @@ def test_packing_pads_at_most_five_percent_on_a_short_long_mix():
         computed += packed_positions([lengths[i] for i in batch])
         real += sum(lengths[i] for i in batch)
     assert 1 - real / computed <= 0.05, f"padding share {1 - real / computed:.1%}"
-    # packed_positions counts what collate_packed builds.
+    # packed_positions counts what a packed batch holds.
     examples = [{"input_ids": [1] * n, "response_mask": [0] + [1] * (n - 1)} for n in lengths[:8]]
-    assert collate_packed(examples, 0)["input_ids"].numel() == packed_positions(lengths[:8])
+    assert _packed(examples, 0)["input_ids"].numel() == packed_positions(lengths[:8])
 
 
 def test_default_batches_mix_tasks_and_weigh_them_by_response_tokens():
@@ -144,7 +154,7 @@ def test_default_batches_mix_tasks_and_weigh_them_by_response_tokens():
     # so over the run the short kind's weight is its share of the response tokens: 8 / 48, not half.
     weight_short = 0.0
     for b in batches:
-        parts = micro_batches([examples[i] for i in b], 0, None)
+        parts = lay_out([examples[i] for i in b], 0, Layout.SPLIT, 2048)
         step_tokens = sum(p["loss_tokens"] for p in parts)
         weight_short += sum(int((p["targets"] == 1).sum()) for p in parts) / step_tokens
     assert abs(weight_short / len(batches) - 8 / 48) < 0.03, weight_short / len(batches)
@@ -157,51 +167,43 @@ def test_train_sft_gives_the_same_gradient_packed_split_or_padded(tiny_model, to
     short, long = _examples(tokenizer, 6, 2)
     state = {k: v.clone() for k, v in tiny_model.state_dict().items()}
     grads = {}
-    for packing in (None, True, False):
+    for layout in Layout:
         tiny_model.load_state_dict(state)
-        grads[packing] = gradients_at_first_step(tiny_model, short + long, pad_token_id=tokenizer.eos_token_id,
-                                               batch_size=8, packing=packing)
-    for name, g in grads[False].items():
-        for packing in (None, True):
-            assert (g - grads[packing][name]).abs().max() <= 1e-5 * g.abs().max() + 1e-7, (packing, name)
+        grads[layout] = gradients_at_first_step(tiny_model, short + long, pad_token_id=tokenizer.eos_token_id,
+                                              batch_size=8, layout=layout)
+    for name, g in grads[Layout.PADDED].items():
+        for layout in (Layout.SPLIT, Layout.PACKED):
+            assert (g - grads[layout][name]).abs().max() <= 1e-5 * g.abs().max() + 1e-7, (layout, name)
 
 
 def test_packed_training_follows_the_padded_run(tiny_model, tokenizer):
     short, long = _examples(tokenizer, 32, 32)
     state = {k: v.clone() for k, v in tiny_model.state_dict().items()}
     runs = {}
-    for packing in (True, False):
+    for layout in (Layout.PACKED, Layout.PADDED):
         tiny_model.load_state_dict(state)
-        runs[packing] = train_sft(tiny_model, short + long, pad_token_id=tokenizer.eos_token_id, max_steps=30,
-                                  batch_size=8, lr=3e-3, log_every=10, progress=False, device="cpu", amp=False,
-                                  packing=packing)
-    packed, padded = runs[True], runs[False]
+        runs[layout] = train_sft(tiny_model, short + long, pad_token_id=tokenizer.eos_token_id, max_steps=30,
+                                 batch_size=8, lr=3e-3, log_every=10, progress=False, device="cpu",
+                                 precision="float32", layout=layout)
+    packed, padded = runs[Layout.PACKED], runs[Layout.PADDED]
     # Same batches, same gradients: the same curve up to float rounding, and it goes down.
-    assert packed["train_loss"] == pytest.approx(padded["train_loss"], rel=1e-3)
-    assert packed["train_loss"][-1] < 0.8 * packed["train_loss"][0]
+    assert packed.train_loss == pytest.approx(padded.train_loss, rel=1e-3)
+    assert packed.train_loss[-1] < 0.8 * packed.train_loss[0]
     # One row per batch of 8 (13 or 105 tokens each), rounded up to a multiple of 64 tokens.
-    assert packed["padded_tokens"] % 64 == 0 and packed["padding_share"] < 0.12, packed["padding_share"]
-    assert padded["padding_share"] > 0.3
-    assert packed["real_tokens"] == padded["real_tokens"] and packed["examples_seen"] == 240
-    assert packed["response_tokens"] == padded["response_tokens"] > 0
+    assert packed.padded_tokens % 64 == 0 and packed.padding_share < 0.12, packed.padding_share
+    assert padded.padding_share > 0.3
+    assert packed.real_tokens == padded.real_tokens and packed.examples_seen == 240
+    assert packed.response_tokens == padded.response_tokens > 0
 
 
 def test_bad_packing_input_is_named(tiny_model, tokenizer):
     short, _ = _examples(tokenizer, 8, 0)
     pad = tokenizer.eos_token_id
-    with pytest.raises(ValueError, match="group_by_length=True only applies to padded batches"):
-        train_sft(tiny_model, short, pad_token_id=pad, max_steps=1, progress=False, packing=True, group_by_length=True)
     with pytest.raises(ValueError, match="example 0 has 200 tokens, more than the model's 128 positions"):
         train_sft(tiny_model, [{"input_ids": [1] * 200, "response_mask": [0] + [1] * 199}], pad_token_id=pad,
                   max_steps=1, progress=False)
-    tiny_model.config._attn_implementation = "flash_attention_2"     # as if loaded with it; no forward runs
-    try:
-        with pytest.raises(ValueError, match="attn_implementation='flash_attention_2'.*packing=False"):
-            train_sft(tiny_model, short, pad_token_id=pad, max_steps=1, progress=False, device="cpu", packing=True)
-    finally:
-        tiny_model.config._attn_implementation = "sdpa"
     with pytest.raises(ValueError, match="example 1 of the batch: input_ids has 3 tokens but response_mask has 2"):
-        collate_rows([short[0], {"input_ids": [1, 2, 3], "response_mask": [0, 1]}], [[0, 1]], pad)
+        collate([short[0], {"input_ids": [1, 2, 3], "response_mask": [0, 1]}], pad, rows=[[0, 1]])
 
 
 def test_eval_fn_runs_in_eval_mode_and_training_resumes(tiny_model, tokenizer):
@@ -220,47 +222,24 @@ def test_eval_fn_runs_in_eval_mode_and_training_resumes(tiny_model, tokenizer):
 _READ_BACKS = ("item", "tolist", "numpy", "__bool__", "__int__", "__float__", "__index__")
 
 
-@pytest.mark.parametrize("packing", [None, True, False])
-def test_a_training_step_reads_nothing_back_from_the_device(tiny_model, tokenizer, monkeypatch, packing):
-    """A CPU stand-in for "no host-device sync": count every call that turns a tensor into a Python value
-    (on a GPU each one waits for the device). Five steps, logging only at the end: exactly one, the logged
-    loss. (Syncs inside C++ kernels, such as boolean indexing on a GPU, do not show here; the CUDA test does.)"""
+@pytest.mark.parametrize("layout", list(Layout))
+def test_the_courses_training_step_reads_nothing_back_from_the_device(tiny_model, tokenizer, monkeypatch, layout):
+    """A stand-in for "no host-device sync of its own": count every call in the course's code that turns a
+    tensor into a Python value (on a GPU each one waits for the device). Five steps, logging only at the
+    end: exactly one, the logged loss. (transformers reads one boolean back per forward when it builds the
+    attention mask; that read is the library's and is not counted here.)"""
+    import sys
     short, long = _examples(tokenizer, 12, 4)
     calls = collections.Counter()
 
     def counting(name, original):
         def wrapper(self, *args, **kwargs):
-            calls[name] += 1
+            if "course_utils" in sys._getframe(1).f_code.co_filename:
+                calls[name] += 1
             return original(self, *args, **kwargs)
         return wrapper
     for name in _READ_BACKS:
         monkeypatch.setattr(torch.Tensor, name, counting(name, getattr(torch.Tensor, name)))
     train_sft(tiny_model, short + long, pad_token_id=tokenizer.eos_token_id, max_steps=5, batch_size=8,
-              log_every=100, progress=False, device="cpu", amp=False, packing=packing)
+              log_every=100, progress=False, device="cpu", precision="float32", layout=layout)
     assert dict(calls) == {"item": 1}, dict(calls)
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_no_host_device_sync_in_a_cuda_training_step(tiny_model, tokenizer):
-    """PyTorch raises on any synchronising CUDA call while the sync-debug mode is "error". It is switched on
-    after the first step (allocations and one-time set-up may sync) and off after the last optimizer step,
-    before the logged loss is read back."""
-    short, long = _examples(tokenizer, 12, 4)
-    steps = []
-
-    def toggle(optimizer, args, kwargs):
-        steps.append(optimizer)
-        if len(steps) == 1:
-            torch.cuda.set_sync_debug_mode("error")      # steps 2 to 4 run under it
-        if len(steps) == 4:
-            torch.cuda.set_sync_debug_mode("default")    # before the logged loss is read back
-    for packing in (None, True, False):
-        steps.clear()
-        handle = register_optimizer_step_post_hook(toggle)
-        try:
-            train_sft(tiny_model, short + long, pad_token_id=tokenizer.eos_token_id, max_steps=4, batch_size=8,
-                      log_every=100, progress=False, device="cuda", packing=packing)
-        finally:
-            handle.remove()
-            torch.cuda.set_sync_debug_mode("default")
-        assert len(steps) == 4
