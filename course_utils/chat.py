@@ -14,7 +14,7 @@ import html
 
 from .chat_template import render_prompt
 from .evaluate import reply
-from .quiz import display_widget, widgets_wanted
+from .widgets import display_widget, widgets_wanted
 
 
 class Chat:

@@ -87,3 +87,12 @@ def in_colab() -> bool:
 
 def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+WIDGETS_SWITCH = "COURSE_WIDGETS"
+
+
+def widgets_disabled() -> bool:
+    """Whether `$COURSE_WIDGETS` turns the quiz and chat widgets off (0, false, no or off): they then show
+    as text, as they do wherever no live kernel can render them."""
+    return os.environ.get(WIDGETS_SWITCH, "1").strip().lower() in ("0", "false", "no", "off")

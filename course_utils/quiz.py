@@ -1,19 +1,35 @@
 """Multiple-choice quizzes with an explanation for every option.
 
-In JupyterLab 4 (ipywidgets 8) and Colab (ipywidgets 7.7) a quiz is a small widget: pick an option,
-press "Check", read why it is right or wrong. Where widgets cannot render (a notebook viewed on GitHub,
-a terminal, ipywidgets missing, or COURSE_WIDGETS=0) the same quiz shows as text, and
-`check_quiz(notebook, number, letter)` prints the verdict and the explanation. The course's quizzes
-live in `quiz_bank.py`, not in the notebooks, so a notebook never shows which option is right. The text
+A notebook cell says `show_quiz("04", 2)`. In JupyterLab 4 (ipywidgets 8) and Colab (ipywidgets 7.7) the
+quiz is a small widget: pick an option, press "Check", read why it is right or wrong. Where widgets cannot
+render (a notebook viewed on GitHub, a terminal, ipywidgets missing, or COURSE_WIDGETS=0) the same quiz
+shows as text, and `check_quiz("04", 2, "your letter")` prints the verdict and the explanation. The text
 form is also what the widget puts in its `text/plain` output, so a saved notebook reads the same
 everywhere and compares equal under nbval.
+
+    from course_utils.quiz import check_quiz, quiz, show_quiz
+    show_quiz("04", 2)               # the widget, or the text and how to check it
+    check_quiz("04", 2, "C")         # text mode: the verdict and the explanation of option C
+    quiz("04", 2).question           # the Quiz object itself
+
+The quizzes live in data files, one per notebook (`quizzes/04.toml`), so that a notebook shows the
+question and never the key, and so that they can be read and edited as text. In a file each `[[quiz]]`
+has a `topic` (what it tests, in a few words: the notebook's "### Quiz: <topic>" heading), a `question`
+and its `[[quiz.choices]]`, options A, B, C, ... in the order written, each with its `text`, whether it is
+`correct` (exactly one is) and `why` it is right or wrong. Quizzes are numbered in the order the file
+holds them, which is the order the notebook shows them ("Quiz 4.2" is the second of 04.toml).
 """
 from __future__ import annotations
 
-import os
+import tomllib
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from .widgets import display_widget, widgets_wanted
 
 LETTERS = "ABCDEFGH"
+QUIZ_DIR = Path(__file__).resolve().with_name("quizzes")
 
 
 @dataclass(frozen=True)
@@ -64,26 +80,108 @@ class Quiz:
         display_widget(widget, self.as_text())
 
 
-def display_widget(widget, text: str) -> None:
-    """One output, two representations: the widget for live front-ends, `text` for everything else
-    (GitHub, nbval, a kernel-less viewer). Used by the quizzes and the chat."""
-    from IPython.display import display
-    display({"text/plain": text,
-             "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
-                                                          "model_id": widget.model_id}}, raw=True)
+# ---- the course's quizzes, read from quizzes/NN.toml ------------------------------------------------------
+class QuizFileError(ValueError):
+    """A quiz file that cannot be read as quizzes; the message names the file and the quiz."""
 
 
-def widgets_wanted() -> bool:
-    if os.environ.get("COURSE_WIDGETS", "1") == "0":
-        return False
+QUIZ_FIELDS = ("topic", "question", "choices")
+CHOICE_FIELDS = ("text", "correct", "why")
+
+
+def _fields(table, fields: tuple[str, ...], where: str) -> None:
+    """Every field present, none unknown (a misspelt field would otherwise be silently ignored)."""
+    if not isinstance(table, dict):
+        raise QuizFileError(f"{where}: expected a table with {', '.join(fields)}, got {type(table).__name__}")
+    missing = [f for f in fields if f not in table]
+    unknown = [f for f in table if f not in fields]
+    if missing or unknown:
+        problems = ([f"missing field {', '.join(map(repr, missing))}"] if missing else []) + \
+                   ([f"unknown field {', '.join(map(repr, unknown))}"] if unknown else [])
+        raise QuizFileError(f"{where}: {'; '.join(problems)} (expected {', '.join(fields)})")
+
+
+def _text(value, field: str, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise QuizFileError(f"{where}: {field!r} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _choice(entry, where: str) -> Choice:
+    _fields(entry, CHOICE_FIELDS, where)
+    if not isinstance(entry["correct"], bool):
+        raise QuizFileError(f"{where}: 'correct' must be true or false, got {entry['correct']!r}")
+    return Choice(_text(entry["text"], "text", where), entry["correct"], _text(entry["why"], "why", where))
+
+
+def _quiz(entry, title: str, where: str) -> Quiz:
+    _fields(entry, QUIZ_FIELDS, where)
+    topic, question = _text(entry["topic"], "topic", where), _text(entry["question"], "question", where)
+    where = f"{where} ({topic!r})"
+    entries = entry["choices"]
+    if not isinstance(entries, list) or not 2 <= len(entries) <= len(LETTERS):
+        raise QuizFileError(f"{where}: needs 2 to {len(LETTERS)} [[quiz.choices]], "
+                            f"has {len(entries) if isinstance(entries, list) else entries!r}")
+    choices = tuple(_choice(c, f"{where}, choice {LETTERS[i]}") for i, c in enumerate(entries))
+    right = [LETTERS[i] for i, c in enumerate(choices) if c.correct]
+    if len(right) != 1:
+        raise QuizFileError(f"{where}: exactly one correct choice is needed, "
+                            f"found {len(right)}{' (' + ', '.join(right) + ')' if right else ''}")
+    return Quiz(question, choices, title=title, topic=topic)
+
+
+def read_quizzes(path: str | Path) -> tuple[Quiz, ...]:
+    """The quizzes of one notebook's file, `NN.toml`, checked and titled "Quiz N.1", "Quiz N.2", ..."""
+    path = Path(path)
+    if not (len(path.stem) == 2 and path.stem.isdigit()):
+        raise QuizFileError(f"{path}: a quiz file is named after its notebook's number, e.g. 04.toml")
     try:
-        from IPython import get_ipython
-        shell = get_ipython()
-    except ImportError:
-        return False
-    return shell is not None and getattr(shell, "kernel", None) is not None
+        with open(path, "rb") as f:
+            document = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise QuizFileError(f"{path}: not valid TOML: {e}") from None
+    entries = document.get("quiz")
+    if set(document) != {"quiz"} or not isinstance(entries, list) or not entries:
+        raise QuizFileError(f"{path}: expected one or more [[quiz]] tables and nothing else, "
+                            f"found {', '.join(map(repr, document)) or 'nothing'}")
+    return tuple(_quiz(entry, f"Quiz {int(path.stem)}.{i}", f"{path}, quiz {i}")
+                 for i, entry in enumerate(entries, 1))
 
 
+def quiz_notebooks() -> list[str]:
+    """The notebooks that have quizzes: "00", "01", ..."""
+    return sorted(p.stem for p in QUIZ_DIR.glob("[0-9][0-9].toml"))
+
+
+@cache
+def notebook_quizzes(notebook: str) -> tuple[Quiz, ...]:
+    """Every quiz of a notebook ("04"), in the order the notebook shows them."""
+    return read_quizzes(QUIZ_DIR / f"{notebook}.toml")
+
+
+def quiz(notebook: str, number: int) -> Quiz:
+    """Quiz `number` (1-based, in the order the notebook shows them) of a notebook ("00" to "07")."""
+    notebook = str(notebook).zfill(2)
+    if notebook not in quiz_notebooks():
+        raise ValueError(f"no quizzes for notebook {notebook!r}; choose one of {', '.join(quiz_notebooks())}")
+    quizzes = notebook_quizzes(notebook)
+    if not 1 <= number <= len(quizzes):
+        raise ValueError(f"notebook {notebook} has quizzes 1 to {len(quizzes)}, not {number}")
+    return quizzes[number - 1]
+
+
+def show_quiz(notebook: str, number: int) -> None:
+    """Show a quiz: a widget where widgets work; elsewhere the question as text, checked with check_quiz."""
+    quiz(notebook, number).show(
+        check_hint=f"from course_utils.quiz import check_quiz; check_quiz({notebook!r}, {number}, 'your letter')")
+
+
+def check_quiz(notebook: str, number: int, letter: str) -> None:
+    """Without widgets: print whether `letter` is right, and why."""
+    quiz(notebook, number).answer(letter)
+
+
+# ---- the widget ---------------------------------------------------------------------------------------------
 def _build_widget(quiz: Quiz):
     if not widgets_wanted():
         return None

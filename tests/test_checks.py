@@ -164,3 +164,36 @@ def test_step_checker_reports_an_unwritten_stub():
         raise NotImplementedError
     with pytest.raises(CheckFailed, match="not written yet"):
         check_sft_step(sft_step)
+
+
+# ---- the package: one module per notebook, every checker importable from course_utils.checks ----------
+def test_every_checker_is_exported_from_the_package():
+    import importlib
+    import pkgutil
+
+    import course_utils.checks as checks
+    found = {}
+    for module in pkgutil.iter_modules(checks.__path__):
+        defined = importlib.import_module(f"course_utils.checks.{module.name}")
+        found.update({name: getattr(defined, name) for name in vars(defined)
+                      if name.startswith("check_") and getattr(defined, name).__module__ == defined.__name__})
+    assert len(found) >= 9
+    for name, fn in found.items():
+        assert getattr(checks, name, None) is fn and name in checks.__all__, f"{name} is not re-exported"
+    assert checks.CheckFailed is importlib.import_module("course_utils.checks.common").CheckFailed
+
+
+def test_every_checker_a_notebook_imports_exists():
+    import json
+    import re
+    from pathlib import Path
+
+    import course_utils.checks as checks
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("**/[0-9][0-9]_*.ipynb"))
+    imported = set()
+    for path in notebooks:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            for names in re.findall(r"from course_utils\.checks import ([\w, ]+)", "".join(cell["source"])):
+                imported |= {n.strip() for n in names.split(",")}
+    assert imported, "no notebook imports a checker"
+    assert not [n for n in imported if not hasattr(checks, n)]

@@ -1,4 +1,4 @@
-"""Quizzes: one right answer, explanations, a widget in a kernel and text everywhere else."""
+"""Quizzes: one right answer, explanations, a widget in a kernel and text everywhere else; the quiz files."""
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -57,18 +57,20 @@ def test_widgets_can_be_switched_off(monkeypatch):
     assert outputs[0]["text"].startswith("Quiz T: 2 + 2?")
 
 
-# ---- the course's quiz bank (course_utils/quiz_bank.py) and the notebooks that show it ----
+# ---- the course's quizzes (course_utils/quizzes/NN.toml) and the notebooks that show them ----
 
 import json  # noqa: E402
 import re  # noqa: E402
 from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from course_utils.quiz import LETTERS  # noqa: E402
-from course_utils.quiz_bank import QUIZZES, check_quiz, quiz, show_quiz  # noqa: E402
+from course_utils.quiz import (LETTERS, check_quiz, notebook_quizzes, quiz, quiz_notebooks,  # noqa: E402
+                               show_quiz)
 
-NOTEBOOKS = ["01", "02", "03", "04", "05", "06"]
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+QUIZZES = {notebook: notebook_quizzes(notebook) for notebook in quiz_notebooks()}
+# Every notebook but 00 (which shows one quiz to explain how they work) asks three or more.
+NOTEBOOKS = sorted(p.name[:2] for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb") if p.name[:2] != "00")
 ALL_QUIZZES = [(nb, i, q) for nb, quizzes in QUIZZES.items() for i, q in enumerate(quizzes, 1)]
 
 
@@ -79,7 +81,8 @@ def right_letter(q):
 def test_every_notebook_has_quizzes_and_00_keeps_its_demo():
     assert len(QUIZZES["00"]) >= 1, "notebook 00 explains quizzes with a demo quiz"
     for notebook in NOTEBOOKS:
-        assert len(QUIZZES[notebook]) >= 3, f"notebook {notebook} has only {len(QUIZZES[notebook])} quizzes"
+        assert len(QUIZZES.get(notebook, ())) >= 3, \
+            f"notebook {notebook} has {len(QUIZZES.get(notebook, ()))} quizzes (course_utils/quizzes/{notebook}.toml)"
 
 
 @pytest.mark.parametrize("notebook, number, q", ALL_QUIZZES, ids=[f"{nb}.{i}" for nb, i, _ in ALL_QUIZZES])
@@ -116,7 +119,7 @@ def test_a_shown_quiz_reveals_no_answer(capsys, notebook, number, q):
     assert all(f"  {LETTERS[i]}) {c.text}" in out for i, c in enumerate(q.choices))
     assert not any(c.why in out for c in q.choices), "the explanations appear only after an answer"
     # nothing but the quiz and how to check it in text mode, with a placeholder for the letter
-    hint = f"from course_utils.quiz_bank import check_quiz; check_quiz({notebook!r}, {number}, 'your letter')"
+    hint = f"from course_utils.quiz import check_quiz; check_quiz({notebook!r}, {number}, 'your letter')"
     assert out == f"{q.as_text()}\n\nWithout widgets, check your answer in a code cell:  {hint}\n"
 
 
@@ -138,7 +141,7 @@ def test_check_quiz_gives_the_verdict_and_the_explanation(capsys):
 
 def test_in_a_kernel_a_bank_quiz_is_a_widget_whose_text_has_no_answer():
     pytest.importorskip("ipywidgets")
-    outputs = run_in_kernel("from course_utils.quiz_bank import show_quiz\nshow_quiz('04', 1)")
+    outputs = run_in_kernel("from course_utils.quiz import show_quiz\nshow_quiz('04', 1)")
     assert len(outputs) == 1 and "application/vnd.jupyter.widget-view+json" in outputs[0]["data"]
     assert outputs[0]["data"]["text/plain"] == quiz("04", 1).as_text()
 
@@ -173,3 +176,109 @@ def test_notebooks_show_their_bank_quizzes_and_never_an_answer(path):
             assert not ANSWER_IN_TEXT.search(source), f"{path.name}, cell {k}: its text gives an answer:\n{source}"
     expected = [(notebook, n) for n in range(1, len(QUIZZES.get(notebook, [])) + 1)]
     assert shown == expected, f"{path.name} should show quizzes {expected} once each, in order; it shows {shown}"
+
+
+# ---- the quiz files: a mistake in one is reported with the file and the quiz ----
+
+from course_utils.quiz import QUIZ_DIR, QuizFileError, read_quizzes  # noqa: E402
+
+GOOD_QUIZ = """
+[[quiz]]
+topic = "first"
+question = "Is this the first quiz?"
+
+[[quiz.choices]]
+text = "Yes"
+correct = true
+why = "It comes first in the file."
+
+[[quiz.choices]]
+text = "No"
+correct = false
+why = "Order in the file is order in the notebook."
+"""
+
+
+def write_quiz_file(tmp_path, body, name="04.toml"):
+    path = tmp_path / name
+    path.write_text(GOOD_QUIZ + body, encoding="utf-8")
+    return path
+
+
+def test_a_quiz_file_reads_into_numbered_quizzes(tmp_path):
+    # A line ending in a backslash continues on the next one, without the line break and the indentation.
+    wrapped = 'question = """\\\n    A long question, \\\n    wrapped."""'
+    second = GOOD_QUIZ.replace('"first"', '"second"').replace('question = "Is this the first quiz?"', wrapped)
+    quizzes = read_quizzes(write_quiz_file(tmp_path, second))
+    assert [q.title for q in quizzes] == ["Quiz 4.1", "Quiz 4.2"]
+    assert [q.topic for q in quizzes] == ["first", "second"]
+    assert quizzes[1].question == "A long question, wrapped."
+    assert quizzes[0].choices[0] == Choice("Yes", True, "It comes first in the file.")
+
+
+def test_a_quiz_with_two_right_choices_names_the_file_and_the_quiz(tmp_path):
+    two_right = GOOD_QUIZ.replace('"first"', '"two right"').replace("correct = false", "correct = true")
+    path = write_quiz_file(tmp_path, two_right)
+    with pytest.raises(QuizFileError) as error:
+        read_quizzes(path)
+    message = str(error.value)
+    assert str(path) in message and "quiz 2 ('two right')" in message
+    assert "exactly one correct choice" in message and "found 2 (A, B)" in message
+
+
+def test_a_choice_without_its_why_names_the_file_the_quiz_and_the_choice(tmp_path):
+    no_why = GOOD_QUIZ.replace('"first"', '"no why"').replace('why = "Order in the file is order in the notebook."\n', "")
+    path = write_quiz_file(tmp_path, no_why)
+    with pytest.raises(QuizFileError) as error:
+        read_quizzes(path)
+    message = str(error.value)
+    assert str(path) in message and "quiz 2 ('no why'), choice B" in message and "missing field 'why'" in message
+
+
+ONE_CHOICE = GOOD_QUIZ[: GOOD_QUIZ.rindex("[[quiz.choices]]")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    (GOOD_QUIZ + GOOD_QUIZ.replace("question =", "questoin ="),
+     "quiz 2: missing field 'question'; unknown field 'questoin'"),
+    (GOOD_QUIZ + GOOD_QUIZ.replace("correct = true", 'correct = "yes"'), "choice A: 'correct' must be true or false"),
+    (GOOD_QUIZ + GOOD_QUIZ.replace('text = "No"', 'text = ""'), "choice B: 'text' must be a non-empty string"),
+    (GOOD_QUIZ + ONE_CHOICE, "quiz 2 ('first'): needs 2 to 8 [[quiz.choices]], has 1"),
+    ('topic = "outside any quiz"\n' + GOOD_QUIZ, "expected one or more [[quiz]] tables and nothing else"),
+    (GOOD_QUIZ + "[[quiz]\n", "not valid TOML"),
+])
+def test_other_mistakes_in_a_quiz_file_are_named(tmp_path, text, expected):
+    path = tmp_path / "04.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(QuizFileError, match="^" + re.escape(str(path))) as error:
+        read_quizzes(path)
+    assert expected in str(error.value)
+
+
+def test_a_quiz_file_is_named_after_its_notebook(tmp_path):
+    with pytest.raises(QuizFileError, match="named after its notebook's number"):
+        read_quizzes(write_quiz_file(tmp_path, "", name="forgetting.toml"))
+
+
+def test_every_quiz_file_belongs_to_a_notebook_and_ships_with_the_package():
+    import tomllib
+    numbers = {p.name[:2] for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")}
+    files = sorted(QUIZ_DIR.iterdir())
+    assert files and all(p.suffix == ".toml" and p.stem in numbers for p in files), [p.name for p in files]
+    # A non-editable install (Colab) ships only what pyproject.toml lists as package data.
+    setup = tomllib.loads((QUIZ_DIR.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    shipped = setup["package-data"]["course_utils"]
+    assert all(any(p.relative_to(QUIZ_DIR.parent).match(pattern) for pattern in shipped) for p in files), shipped
+
+
+@pytest.mark.parametrize("value, disabled", [(None, False), ("1", False), ("0", True), (" off ", True),
+                                             ("false", True), ("no", True)])
+def test_course_widgets_switch(monkeypatch, value, disabled):
+    from course_utils.env import widgets_disabled
+    from course_utils.widgets import widgets_wanted
+    if value is None:
+        monkeypatch.delenv("COURSE_WIDGETS", raising=False)
+    else:
+        monkeypatch.setenv("COURSE_WIDGETS", value)
+    assert widgets_disabled() is disabled
+    assert widgets_wanted() is False, "outside a kernel there is nothing to render a widget"
