@@ -17,7 +17,7 @@ from .data_quality import check_leak_rule
 from .forgetting import check_forgetting_choice, check_replay_mix
 from .generalization import check_people_split
 from .loop import check_sft_step, reference_sft_step
-from .loss import check_response_mask, check_sft_loss
+from .masked_loss import check_response_mask, check_sft_loss
 from .sft_data import check_loss_token_share
 from .trl import check_labels_loss
 
