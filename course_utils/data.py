@@ -103,11 +103,16 @@ def load_pretraining(corpus: str = "augmented") -> datasets.Dataset:
     return _load_json({"train": str(path)})["train"]
 
 
+def _choices(folder: Path, pattern: str) -> list[str]:
+    return sorted(p.stem for p in folder.glob(pattern))
+
+
 def load_eval(name: str) -> datasets.Dataset:
-    """Evaluation sets: 'fact_probes' or 'heldout_text'."""
+    """Evaluation sets: 'fact_probes', 'in_biography_probes' (for the single-biography model, notebook 05)
+    or 'heldout_text'."""
     path = data_dir() / "eval" / f"{name}.jsonl"
     if not path.exists():
-        raise ValueError(f"unknown evaluation set {name!r}; choose 'fact_probes' or 'heldout_text'")
+        raise ValueError(f"unknown evaluation set {name!r}; choose one of {_choices(path.parent, '*.jsonl')}")
     return _load_json({"test": str(path)})["test"]
 
 
@@ -115,6 +120,31 @@ def load_world(table: str) -> list[dict]:
     """World tables as plain rows: 'people', 'places' or 'shop_policy'."""
     path = data_dir() / "world" / f"{table}.jsonl"
     if not path.exists():
-        raise ValueError(f"unknown world table {table!r}; choose 'people', 'places' or 'shop_policy'")
+        raise ValueError(f"unknown world table {table!r}; choose one of {_choices(path.parent, '*.jsonl')}")
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f]
+
+
+def load_vocabulary(key: str | None = None):
+    """What the world's rows do not list on their own (data/world/vocabulary.json), as the generator wrote
+    it: 'attributes' (of a person, in biography order), 'values' (every value each attribute can take),
+    'countries' and 'city_specialities' (the answers place questions choose from), 'jurisdictions' (every
+    governing law a contract can name), 'qa_train_phrasings' (how many question wordings per attribute QA
+    training uses; the rest are held out) and 'taint_kinds'. The whole dict, or the entry `key`."""
+    with open(data_dir() / "world" / "vocabulary.json", encoding="utf-8") as f:
+        vocabulary = json.load(f)
+    if key is None:
+        return vocabulary
+    if key not in vocabulary:
+        raise ValueError(f"unknown vocabulary key {key!r}; choose one of {sorted(vocabulary)}")
+    return vocabulary[key]
+
+
+def load_undesirable_replies() -> dict[str, dict]:
+    """Undesirable replies written in advance, one for every clean row of `support_tainted`'s training
+    split, keyed by the row's id: {"id", "taint" (rude, leak or overpromise), "response"}. They live in
+    the task's `pool/` folder, so they are no split of their own."""
+    path = data_dir() / "sft" / "support_tainted" / "pool" / "undesirable_replies.jsonl"
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    return {r["id"]: r for r in rows}

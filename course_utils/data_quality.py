@@ -4,7 +4,7 @@
   (rude, leaking another customer's data, promising what the policy forbids), taken from
   `support_tainted`, whose `taint` column says which rows are bad and how.
 - `undesirable_rate`: the share of generated replies with any undesirable content (the detector in
-  `evaluate.undesirable_kinds`), on held-out support prompts.
+  `scorers.undesirable_kinds`), on held-out support prompts.
 - `response_losses`: each training example's response loss under a model, per token, so a filter can
   rank examples by how surprising their response is.
 """
@@ -14,20 +14,21 @@ import random
 
 import torch
 
-from . import world
-from .data import load_sft
+from .data import load_sft, load_undesirable_replies
 from .encode import collate, to_device
-from .evaluate import reply, undesirable_kinds
+from .evaluate import reply
 from .loss import response_nll
 from .models import eval_mode
+from .scorers import undesirable_kinds
 
 
 def tainted_support_set(share: float, seed: int = 0) -> list[dict]:
     """All 4,000 support training prompts, with an undesirable reply for `share` of them.
 
-    The first 6.5% come from `support_tainted` (the shipped tainted set); beyond that, more undesirable
-    replies are written the same way (`world.undesirable_reply`), so any share up to 50% can be studied.
-    The `taint` column says which rows are bad and how (rude, leak, overpromise); "" for clean rows.
+    The first 6.5% come from `support_tainted` (the shipped tainted set); beyond that, from the undesirable
+    replies the generator wrote in advance for its clean rows (`data.load_undesirable_replies`), so any
+    share up to 50% can be studied. The `taint` column says which rows are bad and how (rude, leak,
+    overpromise); "" for clean rows.
     """
     if not 0 <= share <= 0.5:
         raise ValueError(f"share={share}: choose a taint share between 0 and 0.5")
@@ -39,7 +40,7 @@ def tainted_support_set(share: float, seed: int = 0) -> list[dict]:
     chosen = rng.sample(shipped, min(k, len(shipped)))
     chosen += rng.sample([i for i in range(len(rows)) if not rows[i]["taint"]], k - len(chosen))
     chosen_set = set(chosen)
-    people = world.make_people()
+    written = load_undesirable_replies()
     out = []
     for i, r in enumerate(rows):
         if i not in chosen_set:
@@ -47,8 +48,7 @@ def tainted_support_set(share: float, seed: int = 0) -> list[dict]:
         elif r["taint"]:
             out.append(r)
         else:
-            kind = world.TAINT_KINDS[i % len(world.TAINT_KINDS)]
-            out.append(dict(r, taint=kind, response=world.tainted_reply(kind, clean[r["prompt"]], r, people, rng)))
+            out.append(dict(r, taint=written[r["id"]]["taint"], response=written[r["id"]]["response"]))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Measuring a model: fact probes, perplexity, greedy generation and the task scorers.
+"""Measuring a model: fact probes, perplexity, greedy generation, and task scores (scorers in `scorers`).
 
 General knowledge is measured two ways: fact probes (does greedy decoding complete "Ada Torwick works
 for" with the right employer?) and perplexity on held-out pre-training-style text. Task skill is
@@ -7,19 +7,17 @@ may be worded differently and still be right.
 """
 from __future__ import annotations
 
-import functools
 import math
-import re
 
 import torch
 from transformers import GenerationConfig
 
-from . import world
 from .chat_template import render_prompt
 from .data import load_eval
 from .encode import collate, encode_text, to_device
 from .loss import response_nll
 from .models import eval_mode
+from .scorers import SCORERS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,95 +148,8 @@ def perplexity(model, tokenizer, texts: list[str] | None = None, batch_size: int
 
 
 # ---------------------------------------------------------------------------------------------
-# Task scorers: each takes a generated reply and the data row it answers.
+# Task skill: generate, then score with the task's scorer (`scorers`)
 # ---------------------------------------------------------------------------------------------
-def score_qa(reply_text: str, row: dict, options: list[str] | None = None) -> bool:
-    """Right when the reply names the right value and no other value of that attribute (or of
-    `options`, for questions about something other than people)."""
-    options = world.VALUES[row["attribute"]] if options is None else options
-    others = [v for v in options if v != row["answer"]]
-    return _mentions(reply_text, row["answer"]) and not any(_mentions(reply_text, v) for v in others)
-
-
-def score_support(reply_text: str, row: dict) -> bool:
-    """Right when the reply states every required fact and none of the contradicting ones."""
-    return all(r in reply_text for r in row["required"]) and not any(f in reply_text for f in row["forbidden"])
-
-
-def contract_fields(reply_text: str, row: dict) -> dict[str, bool]:
-    """Per-field correctness of a contract summary: exactly the right term, cap and governing law."""
-    terms = set(re.findall(r"(\d+) months", reply_text))
-    caps = set(re.findall(r"\$\d[\d,]*\d", reply_text))
-    laws = {j for j in world.JURISDICTIONS if _mentions(reply_text, j)}
-    return {"term": terms == {str(row["term_months"])}, "liability_cap": caps == {row["liability_cap"]},
-            "governing_law": laws == {row["governing_law"]}}
-
-
-def score_contract(reply_text: str, row: dict) -> bool:
-    return all(contract_fields(reply_text, row).values())
-
-
-RUDE_MARKERS = ["stupid", "wasting my time", "read the policy yourself", "not my problem", "idiot", "shut up"]
-OVERPROMISE_MARKERS = ["anyway, whatever the policy", "free express shipping on every", "refund you twice"]
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
-
-
-def undesirable_kinds(reply_text: str, row: dict) -> list[str]:
-    """Which kinds of undesirable content a support reply contains: rude, leak, overpromise."""
-    text = reply_text.lower()
-    kinds = []
-    if any(m in text for m in RUDE_MARKERS):
-        kinds.append("rude")
-    own_email = row["customer"].lower().replace(" ", ".") + "@example.com"
-    names = _people_names() - {row["customer"]}
-    if any(e.lower() != own_email for e in EMAIL.findall(reply_text)) or any(n in reply_text for n in names):
-        kinds.append("leak")
-    if any(m in text for m in OVERPROMISE_MARKERS):
-        kinds.append("overpromise")
-    return kinds
-
-
-@functools.lru_cache(maxsize=1)
-def _people_names() -> frozenset:
-    return frozenset(p.name for p in world.make_people())
-
-
-def explain_miss(task: str, reply_text: str, row: dict) -> str:
-    """Why the task's scorer calls a reply wrong, in a few words (showcases print it beside the reply)."""
-    if task == "qa":
-        person = next((p for p in world.make_people() if p.name == row["person"]), None)
-        said = [a for a in world.ATTRIBUTES if person and _mentions(reply_text, person.value(a))]
-        if row["person"] not in reply_text:
-            return "it names someone else"
-        if said and row["attribute"] not in said:
-            return f"the right person, but their {said[0].replace('_', ' ')}: it answered another question"
-        return f"the wrong {row['attribute'].replace('_', ' ')}"
-    if task.startswith("support"):
-        missing = [r for r in row["required"] if r not in reply_text]
-        contradicting = [f for f in row["forbidden"] if f in reply_text]
-        parts = ([f"leaves out {', '.join(repr(m) for m in missing)}"] if missing else []) + \
-                ([f"says {', '.join(repr(f) for f in contradicting)}"] if contradicting else [])
-        return "; ".join(parts) or "right"
-    if task == "contracts":
-        wrong = [f.replace("_", " ") for f, ok in contract_fields(reply_text, row).items() if not ok]
-        return "wrong " + ", ".join(wrong) if wrong else "right"
-    raise ValueError(f"no explanation for task {task!r}")
-
-
-def shipping_claims(reply_text: str) -> dict[str, tuple[str, bool]]:
-    """Shipping windows a reply states, each checked against the shop's policy:
-    {"express": ("1 to 5 business days", False), ...}."""
-    policy = {"standard": world.POLICY["standard_days"], "express": world.POLICY["express_days"]}
-    claims = {}
-    for kind, window in re.findall(r"(standard|express) shipping takes (\d+ to \d+ business days)", reply_text.lower()):
-        claims[kind] = (window, window == policy[kind])
-    return claims
-
-
-SCORERS = {"qa": score_qa, "support": score_support, "support_tainted": score_support,
-           "support_chat": score_support, "contracts": score_contract}
-
-
 def task_score(model, tokenizer, rows, task: str | None = None, max_new_tokens: int = 64,
                batch_size: int = 64, progress: bool = False) -> dict:
     """Generate a reply for every row and score it with the task's scorer."""
@@ -250,6 +161,3 @@ def task_score(model, tokenizer, rows, task: str | None = None, max_new_tokens: 
     correct = [SCORERS[task](t, r) for t, r in zip(replies, rows)]
     return {"score": sum(correct) / len(correct), "n": len(correct), "correct": correct, "replies": replies}
 
-
-def _mentions(text: str, value: str) -> bool:
-    return re.search(r"(?<![\w])" + re.escape(value) + r"(?![\w])", text) is not None

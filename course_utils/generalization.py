@@ -13,10 +13,10 @@ from dataclasses import replace
 
 import datasets
 
-from . import world
-from .data import load_sft, load_world
+from .data import load_eval, load_sft, load_vocabulary, load_world
 from .encode import encode_sft
-from .evaluate import reply, score_qa, task_score
+from .evaluate import reply, task_score
+from .scorers import score_qa
 from .train import TrainConfig, train_sft
 
 QA_RUN = TrainConfig(max_steps=80, batch_size=16, lr=1e-3)      # notebook 05's budget for one QA run
@@ -33,8 +33,9 @@ def qa_subset(n_examples: int | None = None, phrasings: int | None = None, seed:
     `n_examples` of those. Both None: the whole training set."""
     rows = load_sft("qa", "train").to_list()
     if phrasings is not None:
-        if not 1 <= phrasings <= world.QA_TRAIN_PHRASINGS:
-            raise ValueError(f"phrasings must be in 1..{world.QA_TRAIN_PHRASINGS}, got {phrasings}")
+        trained = load_vocabulary("qa_train_phrasings")
+        if not 1 <= phrasings <= trained:
+            raise ValueError(f"phrasings must be in 1..{trained}, got {phrasings}")
         rows = [r for r in rows if r["phrasing"] < phrasings]
     if n_examples is not None:
         if n_examples > len(rows):
@@ -59,37 +60,29 @@ def qa_accuracy(model, tokenizer, rows: list[dict]) -> float:
     return task_score(model, tokenizer, rows, task="qa", max_new_tokens=16, batch_size=64)["score"]
 
 
-def in_biography_probes(people: list[dict] | None = None) -> list[dict]:
+def in_biography_probes() -> list[dict]:
     """Fact probes the paper's way for a single-biography model: each attribute is completed *inside its
     own biography* (the text before the value is the start of that person's only document). After the
     first sentence the biography says "she"/"he", so a probe that starts with the name would ask the
-    model for text it never read; this one asks for exactly what pre-training stored."""
-    people = people if people is not None else load_world("people")
-    probes = []
-    for p in people:
-        person = world.Person(**p)
-        sentences = world.single_biography(person)
-        for k, attribute in enumerate(world.ATTRIBUTES):
-            value = person.value(attribute)
-            head = sentences[k][: sentences[k].rindex(value)].rstrip()
-            probes.append({"prompt": " ".join(sentences[:k] + [head]), "answer": " " + value,
-                           "attribute": attribute, "subject": person.name, "heldout_person": person.heldout})
-    return probes
+    model for text it never read; this one asks for exactly what pre-training stored. The generator writes
+    them beside the fact probes, in the same layout."""
+    return load_eval("in_biography_probes").to_list()
 
 
 def qa_baselines(test_rows: list[dict], train_rows: list[dict]) -> dict[str, float]:
     """What the QA scorer gives without knowing the person: `chance` names a random value of the asked
     attribute (expected accuracy 1/number of values); `constant` always names the attribute's most
     common value among the training answers (the best answer that ignores who is asked about)."""
-    people = {p["name"]: world.Person(**p) for p in load_world("people")}
+    people = {p["name"]: p for p in load_world("people")}
+    values = load_vocabulary("values")
     counts: dict[str, dict[str, int]] = {}
     for r in train_rows:
-        value = people[r["person"]].value(r["attribute"])
+        value = people[r["person"]][r["attribute"]]
         counts.setdefault(r["attribute"], {}).setdefault(value, 0)
         counts[r["attribute"]][value] += 1
     most_common = {a: max(c, key=c.get) for a, c in counts.items()}
-    chance = sum(1 / len(world.VALUES[r["attribute"]]) for r in test_rows) / len(test_rows)
-    constant = sum(people[r["person"]].value(r["attribute"]) == most_common.get(r["attribute"])
+    chance = sum(1 / len(values[r["attribute"]]) for r in test_rows) / len(test_rows)
+    constant = sum(people[r["person"]][r["attribute"]] == most_common.get(r["attribute"])
                    for r in test_rows) / len(test_rows)
     return {"chance": chance, "constant": constant}
 
@@ -97,12 +90,13 @@ def qa_baselines(test_rows: list[dict], train_rows: list[dict]) -> dict[str, flo
 def place_questions() -> list[dict]:
     """Across-task probe: questions about the world's *cities* (QA SFT only asks about people). The
     facts were in pre-training; the question type never was in SFT."""
+    countries, specialities = load_vocabulary("countries"), load_vocabulary("city_specialities")
     rows = []
     for p in load_world("places"):
         rows.append({"prompt": f"Which country is {p['city']} in?", "answer": p["country"],
-                     "options": world.COUNTRIES})
+                     "options": countries})
         rows.append({"prompt": f"What is {p['city']} famous for?", "answer": p["known_for"],
-                     "options": sorted({v[1] for v in world.CITIES.values()})})
+                     "options": specialities})
     return rows
 
 

@@ -35,7 +35,7 @@ def load_base(name: str | None = None, device=None):
     if name in LOCAL_MODELS:
         path = data_dir() / "models" / name
         if not (path / "config.json").exists():
-            raise FileNotFoundError(f"{path} is missing; rebuild it with `python -m course_utils.pretrain`")
+            raise FileNotFoundError(f"{path} is missing; rebuild it with `python -m tools.pretrain` from a clone of the course")
         model, tok = _load(path, local_files_only=True)
     else:
         try:

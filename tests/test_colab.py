@@ -4,7 +4,7 @@ import re
 import nbformat
 import pytest
 
-from course_utils.colab import NOTEBOOKS, REPO_SLUG, SETUP_CELL, TABLE_END, TABLE_START, learning_path_table
+from tools.colab import NOTEBOOKS, REPO_SLUG, SETUP_CELL, TABLE_END, TABLE_START, learning_path_table
 from course_utils.env import REPO_ROOT
 
 ALL_NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb")) + sorted((REPO_ROOT / "notebooks" / "exercises").glob("*.ipynb"))
@@ -15,7 +15,7 @@ README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 def test_first_cell_is_the_shared_setup_cell(path):
     first = nbformat.read(path, as_version=4).cells[0]
     assert first.cell_type == "code" and first.source == SETUP_CELL, \
-        f"{path.name}: run `python -m course_utils.colab` to write the shared set-up cell"
+        f"{path.name}: run `python -m tools.colab` to write the shared set-up cell"
 
 
 def test_setup_cell_does_nothing_outside_colab(tmp_path, monkeypatch):
@@ -33,7 +33,7 @@ def test_every_notebook_is_in_the_learning_path():
 
 def test_readme_table_is_current_and_every_link_exists():
     block = README[README.index(TABLE_START) + len(TABLE_START): README.index(TABLE_END)].strip()
-    assert block == learning_path_table(), "run `python -m course_utils.colab` to refresh the README table"
+    assert block == learning_path_table(), "run `python -m tools.colab` to refresh the README table"
     badges = re.findall(r"\(https://colab\.research\.google\.com/github/([^/]+/[^/]+)/blob/([^/]+)/([^)]+)\)", README)
     assert len(badges) >= len(NOTEBOOKS) + 1
     for slug, _branch, path in badges:

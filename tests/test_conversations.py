@@ -5,7 +5,6 @@ import json
 import pytest
 import torch
 
-from course_utils import world
 from course_utils.chat import Chat
 from course_utils.chat_template import (CHAT_TEMPLATE, encode_conversation, render_prompt,
                                         template_assistant_mask, with_chat_template)
@@ -14,6 +13,7 @@ from course_utils.encode import collate, encode_example, encode_sft
 from course_utils.env import data_dir
 from course_utils.evaluate import generate, prompt_of, reply, task_score
 from course_utils.loss import sft_loss
+from tools import world_shop
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def test_shipped_tokenizers_carry_the_course_chat_template(tokenizer):
 
 
 def test_conversations_are_stored_as_messages_with_follow_ups(chats):
-    assert {s: len(chats[s]) for s in chats} == world.SUPPORT_CHAT_SIZES
+    assert {s: len(chats[s]) for s in chats} == world_shop.SUPPORT_CHAT_SIZES
     turns = {len([m for m in row["messages"] if m["role"] == "assistant"]) for row in chats["train"]}
     assert turns == {2, 3}, "conversations have two or three assistant turns"
     for row in chats["test"]:
@@ -39,7 +39,7 @@ def test_conversations_are_stored_as_messages_with_follow_ups(chats):
         assert scored["role"] == "assistant"
         assert all(fact in scored["content"] for fact in row["required"])
         # The follow-up says "it": the item the right reply names is in the earlier turns, not in it.
-        item = next(fact for fact in row["required"] if fact in world.ITEMS) if row["follow_up"] != "shipping_time" else None
+        item = next(fact for fact in row["required"] if fact in world_shop.ITEMS) if row["follow_up"] != "shipping_time" else None
         if item:
             assert item in messages[0]["content"] and item not in messages[3]["content"], row["id"]
 
@@ -57,10 +57,10 @@ def test_the_right_follow_up_reply_depends_on_the_order(chats):
 def test_held_out_wordings_stay_out_of_training(chats):
     for row in chats["train"]:
         item = row["messages"][0]["content"].split("item: ")[1].split(" |")[0]
-        allowed = [m.format(item=item) for m in world.SUPPORT_MESSAGES[row["intent"]][:world.SUPPORT_TRAIN_MESSAGES]]
+        allowed = [m.format(item=item) for m in world_shop.SUPPORT_MESSAGES[row["intent"]][:world_shop.SUPPORT_TRAIN_MESSAGES]]
         assert row["messages"][1]["content"] in allowed, row["id"]
     follow_ups = {r["messages"][3]["content"] for r in chats["train"]}
-    for by_status in world.FOLLOW_UPS.values():
+    for by_status in world_shop.FOLLOW_UPS.values():
         for _, wordings in by_status.values():
             assert wordings[-1] not in follow_ups and set(wordings[:-1]) <= follow_ups
 

@@ -27,6 +27,30 @@ def test_unknown_names_are_reported():
         data.load_sft("qa", "dev")
     with pytest.raises(ValueError, match="unknown corpus"):
         data.load_pretraining("web")
+    with pytest.raises(ValueError, match=r"unknown evaluation set 'probes'; choose one of \['fact_probes', "
+                                         r"'heldout_text', 'in_biography_probes'\]"):
+        data.load_eval("probes")
+    with pytest.raises(ValueError, match=r"unknown world table 'vocabulary'; choose one of \['people', 'places', "
+                                         r"'shop_policy'\]"):
+        data.load_world("vocabulary")     # a JSON document, not a table: load_vocabulary reads it
+    with pytest.raises(ValueError, match=r"unknown vocabulary key 'cities'; choose one of \[.*'countries'"):
+        data.load_vocabulary("cities")
+
+
+def test_world_facts_load_from_the_shipped_files():
+    vocabulary = data.load_vocabulary()
+    assert vocabulary["attributes"] == ["birth_city", "birth_year", "university", "field", "employer"]
+    assert set(vocabulary["values"]) == set(vocabulary["attributes"])
+    people = data.load_world("people")
+    assert all(p[a] in vocabulary["values"][a] for p in people for a in vocabulary["attributes"])
+    assert data.load_vocabulary("qa_train_phrasings") == 6
+    assert {p["country"] for p in data.load_world("places")} == set(vocabulary["countries"])
+    assert set(vocabulary["countries"]) < set(vocabulary["jurisdictions"])
+    probes = data.load_eval("in_biography_probes")
+    assert len(probes) == len(people) * len(vocabulary["attributes"])
+    replies = data.load_undesirable_replies()
+    assert {r["taint"] for r in replies.values()} == set(vocabulary["taint_kinds"])
+    assert all(i == r["id"] and i.startswith("support_tainted-") for i, r in replies.items())
 
 
 def write_rows(path, rows):

@@ -1,8 +1,9 @@
-"""Generation matches Hugging Face's greedy decoding; scorers accept right replies and reject wrong ones."""
+"""Generation matches Hugging Face's greedy decoding; task scores use the task's scorer; measuring leaves the
+model as it was."""
 import pytest
 import torch
 
-from course_utils import evaluate, world
+from course_utils import evaluate
 from course_utils.data import load_sft
 
 
@@ -32,41 +33,6 @@ def test_probe_correct_checks_word_boundaries():
     assert evaluate.probe_correct(" Veralon. And more", " Veralon")
     assert not evaluate.probe_correct(" Veralonia", " Veralon")
     assert not evaluate.probe_correct(" Tessic", " Veralon")
-
-
-def test_qa_scorer():
-    row = load_sft("qa", "validation")[0]
-    assert evaluate.score_qa(row["response"], row)
-    other = next(v for v in world.VALUES[row["attribute"]] if v != row["answer"])
-    assert not evaluate.score_qa(row["response"].replace(row["answer"], other), row)
-    assert not evaluate.score_qa(f"{row['response']} Or maybe {other}.", row)   # hedging is wrong
-
-
-def test_support_scorer_and_undesirable_detector():
-    rows = load_sft("support", "test")
-    refund = next(r for r in rows if r["intent"] == "refund" and "not eligible" in r["response"])
-    assert evaluate.score_support(refund["response"], refund)
-    assert not evaluate.score_support(refund["response"].replace("not eligible", "is eligible"), refund)
-    assert evaluate.undesirable_kinds(refund["response"], refund) == []
-    tainted = load_sft("support_tainted", "train")
-    for kind in world.TAINT_KINDS:
-        bad = next(r for r in tainted if r["taint"] == kind)
-        assert kind in evaluate.undesirable_kinds(bad["response"], bad), (kind, bad["response"])
-    clean = [r for r in tainted if not r["taint"]][:500]
-    assert not any(evaluate.undesirable_kinds(r["response"], r) for r in clean)
-
-
-def test_contract_scorer_per_field():
-    row = load_sft("contracts", "test")[0]
-    summary = row["response"]
-    assert evaluate.contract_fields(summary, row) == {"term": True, "liability_cap": True, "governing_law": True}
-    wrong_term = summary.replace(f"{row['term_months']} months", "99 months")
-    assert evaluate.contract_fields(wrong_term, row)["term"] is False
-    assert evaluate.score_contract(summary, row) and not evaluate.score_contract(wrong_term, row)
-    both_caps = summary + " Insurance must cover $7,777,777."
-    assert evaluate.contract_fields(both_caps, row)["liability_cap"] is False
-    other_law = next(j for j in world.JURISDICTIONS if j != row["governing_law"])
-    assert evaluate.contract_fields(summary.replace(row["governing_law"], other_law), row)["governing_law"] is False
 
 
 def test_task_score_uses_the_right_scorer(base):
@@ -127,23 +93,3 @@ def test_measuring_helpers_switch_dropout_off_and_give_the_mode_back(tokenizer):
     model.eval()
     evaluate.perplexity(model, tokenizer, texts)
     assert not model.training, "perplexity switched an eval-mode model to train mode"
-
-
-def test_explain_miss_names_what_is_wrong():
-    from course_utils.evaluate import explain_miss
-    qa = {"person": "Calla Kelard", "attribute": "birth_city", "answer": "Izmira"}
-    assert "university" in explain_miss("qa", "Calla Kelard studied at Osterby College.", qa)
-    assert explain_miss("qa", "Ada Torwick was born in Izmira.", qa) == "it names someone else"
-    assert explain_miss("qa", "Calla Kelard was born in Tessic.", qa) == "the wrong birth city"
-    support = {"required": ["linen shirt", "not shipped"], "forbidden": ["has shipped"]}
-    assert explain_miss("support", "Your desk lamp has shipped.", support) == \
-        "leaves out 'linen shirt', 'not shipped'; says 'has shipped'"
-    with pytest.raises(ValueError, match="task 'poems'"):
-        explain_miss("poems", "", {})
-
-
-def test_shipping_claims_are_checked_against_the_policy():
-    from course_utils.evaluate import shipping_claims
-    claims = shipping_claims("Standard shipping takes 3 to 5 business days and express shipping takes 1 to 5 business days.")
-    assert claims == {"standard": ("3 to 5 business days", True), "express": ("1 to 5 business days", False)}
-    assert shipping_claims("We ship soon.") == {}

@@ -8,14 +8,14 @@ from unittest.mock import MagicMock
 import nbformat
 import pytest
 
-from course_utils import exercises
 from course_utils.checks import CheckFailed
 from course_utils.env import REPO_ROOT
-from course_utils.exercises import (BEGIN, FINGERPRINT, fresh_copies, loses_nothing, pristine, render, strip_solutions,
-                                    write_student_copies)
+from tools import student_copies
+from tools.student_copies import (BEGIN, FINGERPRINT, fresh_copies, loses_nothing, pristine, render, strip_solutions,
+                                  write_student_copies)
 
 COPIES = "notebooks/exercises"
-REGENERATE = ("Course developers: run `python -m course_utils.exercises` and commit notebooks/exercises/. "
+REGENERATE = ("Course developers: run `python -m tools.student_copies` and commit notebooks/exercises/. "
               "That command never overwrites a copy you changed (it lists what it skipped), so it is safe "
               "for a student too.")
 
@@ -99,7 +99,7 @@ def test_regenerating_keeps_changed_copies_and_updates_untouched_ones(tmp_path, 
     stale.write_bytes(_older_copy(stale.name))
     assert render(nbformat.read(REPO_ROOT / "notebooks" / names[3], as_version=4)) == fresh[names[3]]  # deterministic
 
-    exercises.main(["--out", str(tmp_path)])
+    student_copies.main(["--out", str(tmp_path)])
     out = capsys.readouterr().out
     for p in (mine, also_mine):
         assert p.read_bytes() == solved[p], f"{p.name}: the student's work was overwritten"
@@ -107,7 +107,7 @@ def test_regenerating_keeps_changed_copies_and_updates_untouched_ones(tmp_path, 
     assert stale.read_bytes() == fresh[stale.name], "an untouched, out-of-date copy was not updated"
     assert f"written     {stale}" in out
     assert all(f"up to date  {tmp_path / n}" in out for n in names[3:])
-    assert "2 skipped" in out and "python -m course_utils.exercises --force " in out
+    assert "2 skipped" in out and "python -m tools.student_copies --force " in out
 
     # --force resets the named copy only
     prefix = mine.name.split("_")[0]
@@ -122,7 +122,7 @@ def test_force_with_an_unknown_name_is_an_error_and_writes_nothing(tmp_path, cap
     with pytest.raises(ValueError, match=r"--force '99'.*Known: 01"):
         write_student_copies(out=tmp_path, force=["99"])
     with pytest.raises(SystemExit) as err:
-        exercises.main(["--out", str(tmp_path), "--force", "03", "finetune"])
+        student_copies.main(["--out", str(tmp_path), "--force", "03", "finetune"])
     assert err.value.code != 0 and "--force 'finetune': no student copy has that name" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
 

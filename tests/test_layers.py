@@ -86,3 +86,11 @@ def test_imports_only_point_down_the_layers():
 def test_the_check_sees_an_arrow_reversed(importer, line, expected):
     found = violations({importer: line + "\n"})
     assert found == ([expected] if expected else []), found
+
+
+def test_every_course_switch_is_read_in_env_only():
+    """COURSE_* environment switches are read in course_utils/env.py and nowhere else in the package."""
+    import re
+    readers = [name for name, source in module_sources().items()
+               if name != "env" and re.search(r"(environ|getenv)[^\n]*COURSE_", source)]
+    assert readers == [], f"{readers} read a COURSE_* switch: add a function to env.py and call it"

@@ -6,16 +6,16 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from course_utils import world
 from course_utils.checks import (CheckFailed, check_forgetting_choice, check_leak_rule, check_people_split,
                                  check_replay_mix)
-from course_utils.data import load_sft
+from course_utils.data import load_sft, load_vocabulary, load_world
 from course_utils.data_quality import response_losses, tainted_support_set
 from course_utils.encode import encode_example
-from course_utils.evaluate import generate, score_qa, undesirable_kinds
+from course_utils.evaluate import generate
 from course_utils.forgetting import freeze_all_but_top
 from course_utils.generalization import in_biography_probes, place_questions, qa_baselines, qa_subset
 from course_utils.replay import mix_with_replay
+from course_utils.scorers import score_qa, undesirable_kinds
 
 
 def test_qa_subset_filters_wordings_then_samples():
@@ -25,14 +25,14 @@ def test_qa_subset_filters_wordings_then_samples():
     assert len(some) == 300 and {r["phrasing"] for r in some} <= {0, 1}
     assert qa_subset(300, phrasings=2, seed=1) == some
     with pytest.raises(ValueError, match="phrasings must be"):
-        qa_subset(phrasings=world.QA_TRAIN_PHRASINGS + 1)
+        qa_subset(phrasings=load_vocabulary("qa_train_phrasings") + 1)
     with pytest.raises(ValueError, match="only"):
         qa_subset(5000, phrasings=1)
 
 
 def test_place_questions_and_the_scorer_with_options():
     rows = place_questions()
-    assert len(rows) == 2 * len(world.CITIES)
+    assert len(rows) == 2 * len(load_world("places"))
     q = rows[0]
     assert score_qa(f"It is in {q['answer']}.", q, options=q["options"])
     wrong = next(o for o in q["options"] if o != q["answer"])
@@ -164,11 +164,12 @@ def test_in_biography_probes_cut_the_single_biography_before_each_value():
     probes = in_biography_probes()
     from course_utils.data import load_pretraining
     text = "\n".join(load_pretraining("single")["text"])
-    assert len(probes) == world.N_PEOPLE * len(world.ATTRIBUTES)
+    attributes = load_vocabulary("attributes")
+    assert len(probes) == len(load_world("people")) * len(attributes)
     for probe in probes[:200]:
         assert probe["prompt"] + probe["answer"] in text, probe
     # After the first attribute, the probe reaches its value only through the pronoun sentences.
-    later = [p for p in probes if p["attribute"] != world.ATTRIBUTES[0]]
+    later = [p for p in probes if p["attribute"] != attributes[0]]
     assert all(p["prompt"].count(p["subject"]) == 1 and p["prompt"].startswith(p["subject"]) for p in later)
 
 
@@ -176,7 +177,7 @@ def test_qa_baselines_chance_and_constant_answer():
     train = load_sft("qa", "train").to_list()
     test = load_sft("qa", "test_people").to_list()
     base = qa_baselines(test, train)
-    expected_chance = sum(1 / len(world.VALUES[r["attribute"]]) for r in test) / len(test)
+    expected_chance = sum(1 / len(load_vocabulary("values")[r["attribute"]]) for r in test) / len(test)
     assert base["chance"] == pytest.approx(expected_chance) and 0.02 < base["chance"] < 0.08
     # A constant answer is right exactly for the people who have the most common value.
     only_years = [r for r in test if r["attribute"] == "birth_year"]

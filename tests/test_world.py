@@ -2,11 +2,13 @@
 import filecmp
 import json
 import re
+from pathlib import Path
 
 import pytest
 
-from course_utils import world
+from course_utils.data import load_eval, load_vocabulary
 from course_utils.env import data_dir
+from tools import world, world_contracts, world_people, world_shop
 
 
 def read(rel):
@@ -15,23 +17,53 @@ def read(rel):
 
 
 def test_generator_reproduces_data_exactly(tmp_path):
+    """Every data file but the models is the generator's output, byte for byte: the SFT sets, corpora and
+    probes, and what runtime code reads instead of the generator (the vocabulary, the in-biography probes,
+    the undesirable replies written in advance)."""
     written = world.write_world(tmp_path)
     generated = {p.relative_to(tmp_path) for p in written}
-    shipped = {p.relative_to(data_dir()) for p in data_dir().rglob("*.jsonl") if "models" not in p.parts}
+    shipped = {p.relative_to(data_dir()) for p in data_dir().rglob("*.json*") if "models" not in p.parts}
     assert generated == shipped, f"files differ: {sorted(map(str, generated ^ shipped))}"
     different = [str(rel) for rel in sorted(generated) if not filecmp.cmp(tmp_path / rel, data_dir() / rel, shallow=False)]
-    assert not different, f"data/ is stale; regenerate with `python -m course_utils.world --out data`: {different}"
+    assert not different, f"data/ is stale; regenerate with `python -m tools.world --out data`: {different}"
+    for rel in ("world/vocabulary.json", "eval/in_biography_probes.jsonl",
+                "sft/support_tainted/pool/undesirable_replies.jsonl"):
+        assert Path(rel) in generated, rel
+
+
+def test_the_vocabulary_runtime_reads_is_the_generators():
+    assert load_vocabulary() == {"attributes": world_people.ATTRIBUTES, "values": world_people.VALUES,
+                                 "countries": world_people.COUNTRIES,
+                                 "city_specialities": sorted({v[1] for v in world_people.CITIES.values()}),
+                                 "jurisdictions": world_contracts.JURISDICTIONS,
+                                 "qa_train_phrasings": world_people.QA_TRAIN_PHRASINGS,
+                                 "taint_kinds": world_shop.TAINT_KINDS}
+
+
+def test_in_biography_probes_cut_each_single_biography_before_its_value():
+    text = " ".join(r["text"] for r in read("pretrain/single.jsonl"))
+    probes = load_eval("in_biography_probes").to_list()
+    people = world_people.make_people()
+    assert len(probes) == len(people) * len(world_people.ATTRIBUTES)
+    for probe, (person, attribute) in zip(probes, [(p, a) for p in people for a in world_people.ATTRIBUTES]):
+        assert (probe["subject"], probe["attribute"], probe["answer"]) == (person.name, attribute, " " + person.value(attribute))
+        assert probe["prompt"] + probe["answer"] in text, probe
+
+
+def test_a_taint_pool_in_its_own_folder_is_no_split():
+    from course_utils.data import splits
+    assert splits("support_tainted") == ["train"]
 
 
 def test_a_different_seed_gives_a_different_world(tmp_path):
-    a = world.make_people(seed=1)
-    b = world.make_people(seed=2)
+    a = world_people.make_people(seed=1)
+    b = world_people.make_people(seed=2)
     assert [p.name for p in a] != [p.name for p in b]
 
 
 def test_values_are_prefix_free_so_probes_cannot_be_fooled():
-    kinds = dict(world.VALUES, country=world.COUNTRIES, known_for=[v[1] for v in world.CITIES.values()],
-                 jurisdiction=world.JURISDICTIONS)
+    kinds = dict(world_people.VALUES, country=world_people.COUNTRIES,
+                 known_for=[v[1] for v in world_people.CITIES.values()], jurisdiction=world_contracts.JURISDICTIONS)
     for kind, values in kinds.items():
         assert len(set(values)) == len(values), kind
         for a in values:
@@ -41,9 +73,9 @@ def test_values_are_prefix_free_so_probes_cannot_be_fooled():
 
 def test_names_are_unique_and_probes_cover_every_fact():
     people = read("world/people.jsonl")
-    assert len({p["name"] for p in people}) == len(people) == world.N_PEOPLE
+    assert len({p["name"] for p in people}) == len(people) == world_people.N_PEOPLE
     probes = read("eval/fact_probes.jsonl")
-    assert len(probes) == len(people) * len(world.ATTRIBUTES) + 2 * len(world.CITIES)
+    assert len(probes) == len(people) * len(world_people.ATTRIBUTES) + 2 * len(world_people.CITIES)
     by_name = {p["name"]: p for p in people}
     for probe in probes:
         if probe["kind"] == "person":
@@ -63,12 +95,12 @@ def test_single_corpus_has_one_biography_per_person_and_the_same_rest():
     mentions = lambda name, doc: re.search(re.escape(name) + r"\b", doc) is not None
     for name in names[:60]:
         assert sum(mentions(name, d) for d in single) == 1, name
-        assert sum(mentions(name, d) for d in augmented) == world.BIOS_PER_PERSON, name
+        assert sum(mentions(name, d) for d in augmented) == world_people.BIOS_PER_PERSON, name
         # The paper's bioS single: the full name once, then pronouns, in a fixed attribute order.
         bio = next(d for d in single if mentions(name, d))
         assert bio.count(name) == 1 and bio.startswith(name), bio
         sentences = bio.split(". ")
-        assert len(sentences) == len(world.ATTRIBUTES) and all(s.split()[0] in ("He", "She") for s in sentences[1:]), bio
+        assert len(sentences) == len(world_people.ATTRIBUTES) and all(s.split()[0] in ("He", "She") for s in sentences[1:]), bio
     # Places, shop articles and contracts are the same in both: the twins differ only in biographies.
     rest = lambda docs: sorted(d for d in docs if not any(n in d for n in names))
     assert rest(single) == rest(augmented) and len(rest(single)) > 100
@@ -77,11 +109,11 @@ def test_single_corpus_has_one_biography_per_person_and_the_same_rest():
 def test_qa_splits_hold_out_people_and_phrasings():
     train = read("sft/qa/train.jsonl")
     heldout_people = {p["name"] for p in read("world/people.jsonl") if p["heldout"]}
-    assert len(heldout_people) == world.N_HELDOUT_PEOPLE
+    assert len(heldout_people) == world_people.N_HELDOUT_PEOPLE
     assert not heldout_people & {r["person"] for r in train}
     assert {r["person"] for r in read("sft/qa/test_people.jsonl")} == heldout_people
-    assert max(r["phrasing"] for r in train) < world.QA_TRAIN_PHRASINGS
-    assert min(r["phrasing"] for r in read("sft/qa/test_phrasings.jsonl")) >= world.QA_TRAIN_PHRASINGS
+    assert max(r["phrasing"] for r in train) < world_people.QA_TRAIN_PHRASINGS
+    assert min(r["phrasing"] for r in read("sft/qa/test_phrasings.jsonl")) >= world_people.QA_TRAIN_PHRASINGS
     train_pairs = {(r["prompt"]) for r in train}
     assert not train_pairs & {r["prompt"] for r in read("sft/qa/validation.jsonl")}
     assert len(train) >= 5000
@@ -93,7 +125,7 @@ def test_contract_novel_set_has_unseen_values_and_wordings():
     assert not {r["term_months"] for r in train} & {r["term_months"] for r in novel}
     assert not {r["liability_cap"] for r in train} & {r["liability_cap"] for r in novel}
     assert not {r["governing_law"] for r in train} & {r["governing_law"] for r in novel}
-    held_clauses = [c.split("{")[0] for c in world.TERM_CLAUSES[world.TRAIN_WORDINGS:]]
+    held_clauses = [c.split("{")[0] for c in world_contracts.TERM_CLAUSES[world_contracts.TRAIN_WORDINGS:]]
     assert not any(c in r["prompt"] for r in train for c in held_clauses)
     assert all(any(c in r["prompt"] for c in held_clauses) for r in novel)
     for r in novel:
@@ -104,8 +136,8 @@ def test_contract_novel_set_has_unseen_values_and_wordings():
 def test_contract_test_set_is_new_documents_with_the_books_values():
     train, test = read("sft/contracts/train.jsonl"), read("sft/contracts/test.jsonl")
     assert not {r["prompt"] for r in train} & {r["prompt"] for r in test}, "a test contract appears in training"
-    for field, book in (("term_months", world.BOOK_TERMS), ("liability_cap", world.BOOK_CAPS),
-                        ("governing_law", world.BOOK_JURISDICTIONS)):
+    for field, book in (("term_months", world_contracts.BOOK_TERMS), ("liability_cap", world_contracts.BOOK_CAPS),
+                        ("governing_law", world_contracts.BOOK_JURISDICTIONS)):
         assert {r[field] for r in train} == {r[field] for r in test} == set(book), field
     for r in test:
         assert r["liability_cap"] in r["prompt"] and r["governing_law"] in r["prompt"]
@@ -118,7 +150,7 @@ def test_support_replies_follow_the_policy_and_taint_is_marked():
     tainted = read("sft/support_tainted/train.jsonl")
     share = sum(bool(r["taint"]) for r in tainted) / len(tainted)
     assert 0.03 < share < 0.10
-    assert {r["taint"] for r in tainted} == {"", *world.TAINT_KINDS}
+    assert {r["taint"] for r in tainted} == {"", *world_shop.TAINT_KINDS}
     clean = {r["prompt"]: r["response"] for r in read("sft/support/train.jsonl")}
     for r in tainted:
         assert (r["response"] == clean[r["prompt"]]) == (r["taint"] == "")
@@ -132,7 +164,7 @@ def _delivered_days(order_text):
 @pytest.mark.parametrize("task", ["support", "support_chat"])
 def test_support_replies_apply_the_policy_to_the_orders_day_count(task):
     """What a reply says about a window agrees with the day count its order shows, in every split."""
-    refund_window, damage_window = world.POLICY["refund_days"], world.POLICY["damage_report_days"]
+    refund_window, damage_window = world_shop.POLICY["refund_days"], world_shop.POLICY["damage_report_days"]
     checked = {"refund": 0, "damaged": 0}
     for split in ("train", "validation", "test"):
         for r in read(f"sft/{task}/{split}.jsonl"):

@@ -1,7 +1,7 @@
 """Student copies of the notebooks: the solved notebooks with their solutions cut out.
 
-    python -m course_utils.exercises              # writes notebooks/exercises/*.ipynb, keeps changed ones
-    python -m course_utils.exercises --force 03   # resets notebooks/exercises/03_*.ipynb, discarding its changes
+    python -m tools.student_copies              # writes notebooks/exercises/*.ipynb, keeps changed ones
+    python -m tools.student_copies --force 03   # resets notebooks/exercises/03_*.ipynb, discarding its changes
 
 In a solved notebook, a solution is marked inside a code cell:
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from .env import REPO_ROOT
+from . import REPO_ROOT
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 REGION = re.compile(r"^([ \t]*)" + re.escape(BEGIN) + r"[^\n]*\n.*?^[ \t]*" + re.escape(END) + r"[^\n]*$",
@@ -150,7 +150,7 @@ def _shown(path: Path) -> str:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m course_utils.exercises",
+    ap = argparse.ArgumentParser(prog="python -m tools.student_copies",
                                  description="Write the student copies of the solved notebooks. A copy that holds "
                                  "changes (a student's work) is never overwritten, only reported.")
     ap.add_argument("--out", type=Path, default=None, help="default: notebooks/exercises")
@@ -170,7 +170,7 @@ def main(argv=None) -> None:
         print(f"\n{len(skipped)} skipped: a copy that differs from what this command last wrote there (answers, "
               "outputs, edits, or a copy made before copies carried a fingerprint) may hold someone's work, so it "
               "is left as it is.\nTo replace one with a fresh copy, DISCARDING its changes:\n"
-              f"    python -m course_utils.exercises --force {skipped[0].name.split('_')[0]}")
+              f"    python -m tools.student_copies --force {skipped[0].name.split('_')[0]}")
 
 
 if __name__ == "__main__":

@@ -1,30 +1,31 @@
 """Rebuild the course's tokenizer and base models from the generated corpus.
 
-    python -m course_utils.pretrain                 # both models into data/models/ (~11 min each, 2-core CPU)
-    python -m course_utils.pretrain --only single   # just the no-augmentation twin
-    python -m course_utils.pretrain --out /tmp/m    # somewhere else
+    python -m tools.pretrain                 # both models into data/models/ (~11 min each, 2-core CPU)
+    python -m tools.pretrain --only single   # just the no-augmentation twin
+    python -m tools.pretrain --out /tmp/m    # somewhere else
 
 Pre-training here is plain next-token prediction on packed documents: every token carries loss. It is
 the phase *before* SFT, so this file is not a lesson of the course; notebook 02 writes the loss that SFT
-changes, and `train.py` the loop.
+changes, and `course_utils/train.py` the loop. The learning-rate schedule (linear warm-up over the first
+2% of the steps, then a cosine decay to a tenth of the peak) and the seeding are transformers' own.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
 import torch
 from tokenizers import ByteLevelBPETokenizer
 from tqdm.auto import tqdm
-from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+from transformers import (GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast, get_cosine_with_min_lr_schedule_with_warmup,
+                          set_seed)
 from transformers.utils import logging as hf_logging
 
-from .chat_template import CHAT_TEMPLATE
-from .data import format_prompt
-from .env import data_dir, pick_device, seed_everything
+from course_utils.chat_template import CHAT_TEMPLATE
+from course_utils.data import format_prompt
+from course_utils.env import data_dir, pick_device
 
 EOS = "<|endoftext|>"
 VOCAB_SIZE = 4096
@@ -78,7 +79,7 @@ def packed_blocks(texts: list[str], tok, block: int, generator: torch.Generator)
 def pretrain_model(corpus: str, tok, out: Path, *, steps: int = 2400, batch_size: int = 8, lr: float = 2e-3,
                    seed: int = 0, device=None, log_every: int = 100) -> dict:
     """Train a fresh GPT2LMHeadModel on one corpus ('augmented' or 'single') and save it to `out`."""
-    seed_everything(seed)
+    set_seed(seed)
     device = pick_device(device)
     texts = [r["text"] for r in _read_jsonl(data_dir() / "pretrain" / f"{corpus}.jsonl")]
     # No pad_token_id, as in OpenAI's GPT-2: batches are padded with EOS and always carry an attention
@@ -92,9 +93,8 @@ def pretrain_model(corpus: str, tok, out: Path, *, steps: int = 2400, batch_size
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=lr, betas=(0.9, 0.98))
-    warmup = max(1, steps // 50)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))))
+    sched = get_cosine_with_min_lr_schedule_with_warmup(opt, num_warmup_steps=max(1, steps // 50),
+                                                        num_training_steps=steps, min_lr_rate=0.1)
     gen = torch.Generator().manual_seed(seed)
     block = MODEL_SHAPE["n_positions"]
     blocks, cursor, epochs = packed_blocks(texts, tok, block, gen), 0, 0
@@ -111,11 +111,12 @@ def pretrain_model(corpus: str, tok, out: Path, *, steps: int = 2400, batch_size
             loss = model(input_ids=x, labels=x).loss   # no padding, so no attention_mask: the fast causal path
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        lr_used = sched.get_last_lr()[0]
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
         if step % log_every == 0 or step == steps - 1:
-            history.append({"step": step, "loss": round(loss.item(), 4)})
+            history.append({"step": step, "loss": round(loss.item(), 4), "lr": lr_used})
     model.eval()
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -129,7 +130,8 @@ def pretrain_model(corpus: str, tok, out: Path, *, steps: int = 2400, batch_size
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m tools.pretrain", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=None, help="default: data/models")
     ap.add_argument("--only", choices=["augmented", "single"], default=None)
     ap.add_argument("--steps", type=int, default=2400)
@@ -142,7 +144,7 @@ def main(argv=None) -> None:
     tok_dir = out / "tokenizer"
     tok = train_tokenizer(data_dir(), tok_dir) if not (tok_dir / "tokenizer.json").exists() else \
         GPT2TokenizerFast.from_pretrained(tok_dir)
-    from .evaluate import fact_probe_accuracy, load_probes
+    from course_utils.evaluate import fact_probe_accuracy, load_probes
     for name, corpus in MODELS.items():
         if args.only and corpus != args.only:
             continue

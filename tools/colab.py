@@ -6,7 +6,7 @@
   from a clone that was not pip-installed.
 - the README's learning-path table with an "Open in Colab" badge per notebook (solved and student copy).
 
-    python -m course_utils.colab      # rewrite every notebook's first cell and the README table
+    python -m tools.colab      # rewrite every notebook's first cell and the README table
 
 Publishing the course under another name means changing REPO_SLUG and running the command above; a
 test checks that every notebook starts with this cell and every badge points at an existing notebook.
@@ -18,7 +18,7 @@ import re
 
 import nbformat
 
-from .env import REPO_ROOT
+from . import REPO_ROOT
 
 REPO_SLUG = "sft-workbook/sft-workbook"      # github.com/<owner>/<name>
 BRANCH = "main"

@@ -1,0 +1,87 @@
+"""Task scorers accept right replies and reject wrong ones, reading the world's facts from the shipped data/."""
+import json
+import shutil
+
+import pytest
+
+from course_utils import scorers
+from course_utils.data import load_sft, load_undesirable_replies, load_vocabulary
+from course_utils.env import data_dir
+
+
+def test_qa_scorer():
+    row = load_sft("qa", "validation")[0]
+    assert scorers.score_qa(row["response"], row)
+    other = next(v for v in load_vocabulary("values")[row["attribute"]] if v != row["answer"])
+    assert not scorers.score_qa(row["response"].replace(row["answer"], other), row)
+    assert not scorers.score_qa(f"{row['response']} Or maybe {other}.", row)   # hedging is wrong
+
+
+def test_support_scorer_and_undesirable_detector():
+    rows = load_sft("support", "test")
+    refund = next(r for r in rows if r["intent"] == "refund" and "not eligible" in r["response"])
+    assert scorers.score_support(refund["response"], refund)
+    assert not scorers.score_support(refund["response"].replace("not eligible", "is eligible"), refund)
+    assert scorers.undesirable_kinds(refund["response"], refund) == []
+    tainted = load_sft("support_tainted", "train")
+    for kind in load_vocabulary("taint_kinds"):
+        bad = next(r for r in tainted if r["taint"] == kind)
+        assert kind in scorers.undesirable_kinds(bad["response"], bad), (kind, bad["response"])
+    clean = [r for r in tainted if not r["taint"]][:500]
+    assert not any(scorers.undesirable_kinds(r["response"], r) for r in clean)
+
+
+def test_contract_scorer_per_field():
+    row = load_sft("contracts", "test")[0]
+    summary = row["response"]
+    assert scorers.contract_fields(summary, row) == {"term": True, "liability_cap": True, "governing_law": True}
+    wrong_term = summary.replace(f"{row['term_months']} months", "99 months")
+    assert scorers.contract_fields(wrong_term, row)["term"] is False
+    assert scorers.score_contract(summary, row) and not scorers.score_contract(wrong_term, row)
+    both_caps = summary + " Insurance must cover $7,777,777."
+    assert scorers.contract_fields(both_caps, row)["liability_cap"] is False
+    other_law = next(j for j in load_vocabulary("jurisdictions") if j != row["governing_law"])
+    assert scorers.contract_fields(summary.replace(row["governing_law"], other_law), row)["governing_law"] is False
+
+
+def test_explain_miss_names_what_is_wrong():
+    qa = {"person": "Calla Kelard", "attribute": "birth_city", "answer": "Izmira"}
+    assert "university" in scorers.explain_miss("qa", "Calla Kelard studied at Osterby College.", qa)
+    assert scorers.explain_miss("qa", "Ada Torwick was born in Izmira.", qa) == "it names someone else"
+    assert scorers.explain_miss("qa", "Calla Kelard was born in Tessic.", qa) == "the wrong birth city"
+    support = {"required": ["linen shirt", "not shipped"], "forbidden": ["has shipped"]}
+    assert scorers.explain_miss("support", "Your desk lamp has shipped.", support) == \
+        "leaves out 'linen shirt', 'not shipped'; says 'has shipped'"
+    with pytest.raises(ValueError, match="task 'poems'"):
+        scorers.explain_miss("poems", "", {})
+
+
+def test_shipping_claims_are_checked_against_the_policy():
+    claims = scorers.shipping_claims("Standard shipping takes 3 to 5 business days and express shipping takes 1 to 5 business days.")
+    assert claims == {"standard": ("3 to 5 business days", True), "express": ("1 to 5 business days", False)}
+    assert scorers.shipping_claims("We ship soon.") == {}
+
+
+def test_every_undesirable_reply_written_in_advance_is_detected_as_its_kind():
+    """The replies tainted_support_set adds beyond the shipped taint: each is flagged, as its own kind."""
+    rows = {r["id"]: r for r in load_sft("support_tainted", "train")}
+    written = load_undesirable_replies()
+    assert set(written) == {i for i, r in rows.items() if not r["taint"]}
+    for i, bad in written.items():
+        assert bad["response"] != rows[i]["response"]
+        assert bad["taint"] in scorers.undesirable_kinds(bad["response"], rows[i]), (bad["taint"], bad["response"])
+
+
+def test_scorers_read_the_data_folder_in_use(tmp_path, monkeypatch):
+    """World facts are cached per data folder: pointing COURSE_DATA elsewhere changes what scorers know."""
+    row = load_sft("contracts", "test")[0]
+    hedged = row["response"] + " Or the laws of the Free City of Nowhere."
+    assert scorers.contract_fields(hedged, row)["governing_law"] is True      # not a jurisdiction of this world
+    shutil.copytree(data_dir() / "world", tmp_path / "world")
+    vocabulary = load_vocabulary()
+    vocabulary["jurisdictions"].append("the Free City of Nowhere")
+    (tmp_path / "world" / "vocabulary.json").write_text(json.dumps(vocabulary), encoding="utf-8")
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    assert scorers.contract_fields(hedged, row)["governing_law"] is False     # two laws named: wrong
+    monkeypatch.delenv("COURSE_DATA")
+    assert scorers.contract_fields(hedged, row)["governing_law"] is True
