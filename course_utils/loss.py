@@ -71,13 +71,14 @@ def response_nll(model, batch: dict, per_token: bool = False) -> torch.Tensor:
     and divided by the token count, this is exactly `sft_loss` on the full logits, gradients included
     (tests/test_packing.py checks it). A packed row passes its restarting `position_ids` and no attention
     mask, from which transformers builds the mask that keeps its examples apart (on a GPU with
-    flash-attention, its variable-length kernel); a padded batch needs neither, because its padding sits
-    after every real token, where the causal mask already hides it. As for most Hugging Face causal LMs,
-    GPT-2's logits are `lm_head(base_model(...).last_hidden_state)`.
+    flash-attention, its variable-length kernel); a padded batch passes the usual padding mask. As for
+    most Hugging Face causal LMs, GPT-2's logits are `lm_head(base_model(...).last_hidden_state)`.
     """
     inputs = {"input_ids": batch["input_ids"]}
     if batch["packed"]:
         inputs["position_ids"] = batch["position_ids"]
+    else:
+        inputs["attention_mask"] = batch["attention_mask"]
     hidden = _transformer_body(model)(**inputs, use_cache=False).last_hidden_state
     picked = hidden.flatten(0, 1).index_select(0, batch["predict_at"])
     nll = token_nll(model.get_output_embeddings()(picked), batch["targets"])

@@ -30,7 +30,8 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import get_cosine_with_min_lr_schedule_with_warmup, set_seed
+from transformers import set_seed
+from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmup  # not exported at the top in 4.x
 
 from .encode import PACKED_ROW_TOKENS, Layout, collate, lay_out, length_grouped_batches, to_device
 from .env import cpu_bf16_requested, pick_device

@@ -1,51 +1,10 @@
-"""The build tools stay outside the runtime package, and each runs as `python -m tools.<name>`."""
-import ast
+"""The build tools run as `python -m tools.<name>` (that no runtime module imports them: test_layers.py)."""
 import subprocess
 import sys
 
 import pytest
 
 from course_utils.env import REPO_ROOT
-
-RUNTIME = sorted((REPO_ROOT / "course_utils").rglob("*.py"))
-GENERATOR = ("tools", "course_utils.world")     # the build tools, or a generator put back inside the package
-
-
-def imports_of(source: str, package: str) -> set[str]:
-    """Every module a file of `package` imports, anywhere in it (also inside functions), relative imports
-    resolved: `from . import world` in course_utils counts as course_utils and course_utils.world."""
-    found = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
-            found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
-    return found
-
-
-def reaches_generator(module: str) -> bool:
-    return any(module == g or module.startswith(g + ".") for g in GENERATOR)
-
-
-def test_the_import_finder_catches_every_way_of_importing_the_tools():
-    for source in ("import tools.world", "from tools import colab", "from tools.pretrain import main",
-                   "from . import world", "from .world import make_people", "def f():\n    import tools\n"):
-        assert any(reaches_generator(m) for m in imports_of(source, "course_utils")), source
-    assert not any(reaches_generator(m) for m in imports_of("from .data import load_world\nimport toolz",
-                                                             "course_utils"))
-
-
-@pytest.mark.parametrize("path", RUNTIME, ids=lambda p: str(p.relative_to(REPO_ROOT)))
-def test_no_runtime_module_imports_the_build_tools(path):
-    package = ".".join(path.relative_to(REPO_ROOT).parent.parts)
-    offending = sorted(m for m in imports_of(path.read_text(encoding="utf-8"), package) if reaches_generator(m))
-    assert not offending, (f"{path.relative_to(REPO_ROOT)} imports {offending}: runtime code reads the shipped "
-                           "data/ (course_utils.data), never the tools that write it")
-
 
 @pytest.mark.parametrize("tool", ["world", "pretrain", "student_copies", "colab"])
 def test_every_tool_answers_help_from_the_repository_root(tool):
