@@ -1,8 +1,8 @@
 """Task scorers: each takes a generated reply and the data row it answers, and checks the facts in it.
 
 A reply is never compared with the reference whole: it may be worded differently and still be right.
-A scorer cannot be gamed by naming everything: the right value beside a wrong one, or about the wrong
-person, scores wrong. What a scorer must know about the world (every value an attribute can take, every
+A scorer cannot be gamed by naming everything: the right value beside a wrong one scores wrong, and so
+does the right value about the wrong person, or the right terms between the wrong parties. What a scorer must know about the world (every value an attribute can take, every
 jurisdiction, the people, the shop's policy) is read once from the shipped data/.
 """
 from __future__ import annotations
@@ -21,7 +21,8 @@ def _facts(folder: Path) -> dict:
     vocabulary = load_vocabulary()
     people = {p["name"]: p for p in load_world("people")}
     return {"attributes": vocabulary["attributes"], "values": vocabulary["values"],
-            "jurisdictions": vocabulary["jurisdictions"], "people": people, "names": frozenset(people),
+            "jurisdictions": vocabulary["jurisdictions"], "companies": vocabulary["companies"],
+            "people": people, "names": frozenset(people),
             "policy": load_world("shop_policy")[0]}
 
 
@@ -31,10 +32,24 @@ def _world() -> dict:
 
 def score_qa(reply_text: str, row: dict, options: list[str] | None = None) -> bool:
     """Right when the reply names the right value and no other value of that attribute (or of
-    `options`, for questions about something other than people)."""
+    `options`, for questions about something other than people), and, for a question about a person,
+    is about that person (`about_the_person`)."""
     options = _world()["values"][row["attribute"]] if options is None else options
     others = [v for v in options if v != row["answer"]]
-    return _mentions(reply_text, row["answer"]) and not any(_mentions(reply_text, v) for v in others)
+    right_value = _mentions(reply_text, row["answer"]) and not any(_mentions(reply_text, v) for v in others)
+    return right_value and ("person" not in row or about_the_person(reply_text, row["person"]))
+
+
+SUBJECT_PRONOUNS = ("He", "She", "They")
+
+
+def about_the_person(reply_text: str, person: str) -> bool:
+    """The reply speaks of `person`: it starts with their name or a pronoun, where every answer of the
+    QA set puts its subject ("Calla Kelard was born in Izmira."), and names no other person of the world.
+    "I'm sorry your wool blanket was born in Izmira." holds the right value about no one."""
+    others = _world()["names"] - {person}
+    subject = re.match(r"\s*(" + "|".join(map(re.escape, (person, *SUBJECT_PRONOUNS))) + r")(?![\w])", reply_text)
+    return subject is not None and not any(_mentions(reply_text, name) for name in others)
 
 
 def score_support(reply_text: str, row: dict) -> bool:
@@ -43,12 +58,14 @@ def score_support(reply_text: str, row: dict) -> bool:
 
 
 def contract_fields(reply_text: str, row: dict) -> dict[str, bool]:
-    """Per-field correctness of a contract summary: exactly the right term, cap and governing law."""
+    """Per-field correctness of a contract summary: exactly the right parties (both named, no other
+    company of the world), term, cap and governing law."""
+    parties = {c for c in _world()["companies"] if _mentions(reply_text, c)}
     terms = set(re.findall(r"(\d+) months", reply_text))
     caps = set(re.findall(r"\$\d[\d,]*\d", reply_text))
     laws = {j for j in _world()["jurisdictions"] if _mentions(reply_text, j)}
-    return {"term": terms == {str(row["term_months"])}, "liability_cap": caps == {row["liability_cap"]},
-            "governing_law": laws == {row["governing_law"]}}
+    return {"parties": parties == {row["party_a"], row["party_b"]}, "term": terms == {str(row["term_months"])},
+            "liability_cap": caps == {row["liability_cap"]}, "governing_law": laws == {row["governing_law"]}}
 
 
 def score_contract(reply_text: str, row: dict) -> bool:
@@ -84,8 +101,11 @@ def explain_miss(task: str, reply_text: str, row: dict) -> str:
     if task == "qa":
         person = _world()["people"].get(row["person"])
         said = [a for a in _world()["attributes"] if person and _mentions(reply_text, person[a])]
-        if row["person"] not in reply_text:
-            return "it names someone else"
+        named = sorted(n for n in _world()["names"] - {row["person"]} if _mentions(reply_text, n))
+        if named:
+            return f"it names someone else ({named[0]})"
+        if not about_the_person(reply_text, row["person"]):
+            return f"it is not about {row['person']}"
         if said and row["attribute"] not in said:
             return f"the right person, but their {said[0].replace('_', ' ')}: it answered another question"
         return f"the wrong {row['attribute'].replace('_', ' ')}"

@@ -63,6 +63,7 @@ class TrainConfig:
     log_every: int = 10
     eval_every: int | None = None      # None: evaluate at the end only
     seed: int = 0
+    shuffle: bool = True               # False: batches in the data's own order, epoch after epoch
     compile_model: bool = False        # torch.compile the forward and loss (needs a C++ compiler)
 
     def __post_init__(self):
@@ -74,6 +75,8 @@ class TrainConfig:
                 raise ValueError(f"{name}={value!r}: choose one of {[k.value for k in kind]}") from None
         if self.batch_size < 1 or self.grad_accum < 1:
             raise ValueError(f"batch_size={self.batch_size} and grad_accum={self.grad_accum} must both be >= 1")
+        if not self.shuffle and self.layout is Layout.SORTED:
+            raise ValueError("layout='sorted' draws shuffled batches of similar length; use shuffle=True with it")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps={self.max_steps} must be >= 1 (or None to train for `epochs`)")
 
@@ -122,21 +125,18 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
-class RandomBatches(torch.utils.data.Sampler):
-    """`count` batches of example indices, a new shuffle every epoch (from one seeded stream)."""
-
-    def __init__(self, lengths: list[int], batch_size: int, count: int, seed: int, by_length: bool):
-        self.lengths, self.batch_size, self.count, self.seed, self.by_length = lengths, batch_size, count, seed, by_length
-
-    def __len__(self):
-        return self.count
-
-    def __iter__(self):
-        rng, given = random.Random(self.seed), 0
-        while given < self.count:
-            for batch in length_grouped_batches(self.lengths, self.batch_size, rng, self.by_length)[: self.count - given]:
-                given += 1
-                yield batch
+def planned_batches(lengths: list[int], config: TrainConfig, total_steps: int) -> list[list[int]]:
+    """The example indices of every micro-batch a run draws, in order: a new seeded shuffle every epoch
+    (or the data's own order with `shuffle=False`). What train_sft trains on, and what a notebook can
+    ask to know which examples a run has already seen by a given step."""
+    rng, batches = random.Random(config.seed), []
+    while len(batches) < total_steps * config.grad_accum:
+        if config.shuffle:
+            batches += length_grouped_batches(lengths, config.batch_size, rng, config.layout is Layout.SORTED)
+        else:
+            batches += [list(range(s, min(s + config.batch_size, len(lengths))))
+                        for s in range(0, len(lengths), config.batch_size)]
+    return batches[: total_steps * config.grad_accum]
 
 
 def _loader(rows: list[dict], config: TrainConfig, pad_token_id: int, model, device, total: int) -> DataLoader:
@@ -145,12 +145,11 @@ def _loader(rows: list[dict], config: TrainConfig, pad_token_id: int, model, dev
     capacity = model.config.n_positions
     # GPT-2's eager attention in transformers 4.x also applies its own causal buffer, n_positions long.
     row_tokens = max(PACKED_ROW_TOKENS, capacity) if attention_kernel(model) == "sdpa" else capacity
-    sampler = RandomBatches([len(r["input_ids"]) for r in rows], config.batch_size, total * config.grad_accum,
-                            config.seed, by_length=config.layout is Layout.SORTED)
+    batches = planned_batches([len(r["input_ids"]) for r in rows], config, total)
     workers = 1 if device.type == "cuda" else 0
     if workers:   # tokenizers warns in a forked worker unless its parallelism is configured
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    return DataLoader(rows, batch_sampler=sampler, num_workers=workers, pin_memory=device.type == "cuda",
+    return DataLoader(rows, batch_sampler=batches, num_workers=workers, pin_memory=device.type == "cuda",
                       collate_fn=functools.partial(lay_out, pad_token_id=pad_token_id, layout=config.layout,
                                                    row_tokens=row_tokens))
 

@@ -76,9 +76,13 @@ def sft_options(config: TrainConfig, device: torch.device | str = "cpu") -> dict
         "seed": config.seed, "data_seed": config.seed,                          # seed
         "torch_compile": config.compile_model,                                  # compile_model
     }
-    if config.layout is Layout.SORTED:
-        sampling = _argument_name("train_sampling_strategy", "group_by_length")
+    sampling = _argument_name("train_sampling_strategy", "group_by_length")
+    if config.layout is Layout.SORTED:                                          # layout (sorted) / shuffle
         options[sampling] = "group_by_length" if sampling == "train_sampling_strategy" else True
+    elif not config.shuffle:
+        if sampling != "train_sampling_strategy":
+            raise ValueError("shuffle=False needs transformers 5 (train_sampling_strategy='sequential')")
+        options[sampling] = "sequential"
     return options
 
 

@@ -17,6 +17,20 @@ def test_qa_scorer():
     assert not scorers.score_qa(f"{row['response']} Or maybe {other}.", row)   # hedging is wrong
 
 
+@pytest.mark.parametrize("reply, right", [
+    ("Calla Kelard was born in Izmira.", True),
+    ("She was born in Izmira.", True),                                   # a pronoun where the name goes
+    ("I'm sorry your wool blanket was born in Izmira.", False),         # the right value about no one
+    ("Jonas Selver was born in Izmira.", False),                         # the right value, the wrong person
+    ("Calla Kelard was born in Izmira, like Jonas Selver.", False),     # another person named too
+    ("Izmira.", False),                                                  # no one at all
+    ("Calla Kelard was born in Veralon.", False),
+])
+def test_a_qa_reply_counts_only_about_the_person_asked(reply, right):
+    row = {"person": "Calla Kelard", "attribute": "birth_city", "answer": "Izmira"}
+    assert scorers.score_qa(reply, row) is right
+
+
 def test_support_scorer_and_undesirable_detector():
     rows = load_sft("support", "test")
     refund = next(r for r in rows if r["intent"] == "refund" and "not eligible" in r["response"])
@@ -34,7 +48,8 @@ def test_support_scorer_and_undesirable_detector():
 def test_contract_scorer_per_field():
     row = load_sft("contracts", "test")[0]
     summary = row["response"]
-    assert scorers.contract_fields(summary, row) == {"term": True, "liability_cap": True, "governing_law": True}
+    assert scorers.contract_fields(summary, row) == {"parties": True, "term": True, "liability_cap": True,
+                                                     "governing_law": True}
     wrong_term = summary.replace(f"{row['term_months']} months", "99 months")
     assert scorers.contract_fields(wrong_term, row)["term"] is False
     assert scorers.score_contract(summary, row) and not scorers.score_contract(wrong_term, row)
@@ -44,10 +59,24 @@ def test_contract_scorer_per_field():
     assert scorers.contract_fields(summary.replace(row["governing_law"], other_law), row)["governing_law"] is False
 
 
+def test_a_contract_summary_counts_only_with_the_right_parties():
+    row = load_sft("contracts", "test")[0]
+    summary = row["response"]
+    other = next(c for c in load_vocabulary("companies") if c not in (row["party_a"], row["party_b"]))
+    wrong_party = summary.replace(row["party_a"], other)
+    assert scorers.contract_fields(wrong_party, row)["parties"] is False and not scorers.score_contract(wrong_party, row)
+    one_party = summary.replace(f" and {row['party_b']}", "")
+    assert not scorers.score_contract(one_party, row), "both parties must be named"
+    extra_party = summary + f" It replaces an agreement with {other}."
+    assert not scorers.score_contract(extra_party, row), "no third company of the world"
+    assert scorers.explain_miss("contracts", wrong_party, row) == "wrong parties"
+
+
 def test_explain_miss_names_what_is_wrong():
     qa = {"person": "Calla Kelard", "attribute": "birth_city", "answer": "Izmira"}
     assert "university" in scorers.explain_miss("qa", "Calla Kelard studied at Osterby College.", qa)
-    assert scorers.explain_miss("qa", "Ada Torwick was born in Izmira.", qa) == "it names someone else"
+    assert scorers.explain_miss("qa", "Jonas Selver was born in Izmira.", qa) == "it names someone else (Jonas Selver)"
+    assert scorers.explain_miss("qa", "I'm sorry your lamp was born in Izmira.", qa) == "it is not about Calla Kelard"
     assert scorers.explain_miss("qa", "Calla Kelard was born in Tessic.", qa) == "the wrong birth city"
     support = {"required": ["linen shirt", "not shipped"], "forbidden": ["has shipped"]}
     assert scorers.explain_miss("support", "Your desk lamp has shipped.", support) == \

@@ -8,7 +8,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from course_utils.encode import collate, encode_example, length_grouped_batches
 from course_utils.loss import response_nll, sft_loss
-from course_utils.train import Precision, TrainConfig, autocast_dtype, train_sft, validation_loss
+from course_utils.train import Precision, TrainConfig, autocast_dtype, planned_batches, train_sft, validation_loss
 
 
 def examples(tok, n=8):
@@ -177,7 +177,8 @@ def test_a_lora_model_trains_through_the_loop_and_only_its_adapters_change(tiny_
 
 EVERY_FIELD_SET = TrainConfig(max_steps=3, epochs=2.0, batch_size=5, grad_accum=2, lr=1e-4, warmup_steps=1,
                               min_lr_ratio=0.3, weight_decay=0.01, max_grad_norm=0.5, precision="float32",
-                              layout="packed", log_every=1, eval_every=2, seed=11, compile_model=True)
+                              layout="packed", log_every=1, eval_every=2, seed=11, shuffle=False,
+                              compile_model=True)
 
 
 def test_the_field_set_above_differs_from_every_default():
@@ -217,3 +218,21 @@ def test_experiment_runners_pass_every_training_field_through(base, monkeypatch,
     assert seen == [EVERY_FIELD_SET, EVERY_FIELD_SET]
     with pytest.raises(TypeError, match="steps"):     # not a field: an error, never silently dropped
         run(steps=5)
+
+
+def test_a_run_trains_on_its_planned_batches_shuffled_per_epoch_or_in_order(tiny_model, tokenizer, monkeypatch):
+    from course_utils import train
+    data = examples(tokenizer, 10)
+    lengths = [len(e["input_ids"]) for e in data]
+    shuffled = planned_batches(lengths, TrainConfig(batch_size=4, seed=3), total_steps=6)
+    assert [sorted(len(b) for b in shuffled[k: k + 3]) for k in (0, 3)] == [[2, 4, 4]] * 2
+    epochs = [sorted(i for b in shuffled[k: k + 3] for i in b) for k in (0, 3)]
+    assert epochs == [list(range(10))] * 2 and shuffled[:3] != shuffled[3:], "each epoch a new permutation"
+    assert planned_batches(lengths, TrainConfig(batch_size=4, shuffle=False), 3) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    seen = []
+    original = train.lay_out
+    monkeypatch.setattr(train, "lay_out", lambda examples, *a, **k: seen.append(examples) or original(examples, *a, **k))
+    train_sft(tiny_model, data, TrainConfig(batch_size=4, seed=3, max_steps=4), pad_token_id=0, progress=False)
+    assert [[data.index(e) for e in batch] for batch in seen] == shuffled[:4]
+    with pytest.raises(ValueError, match="shuffle=True"):
+        TrainConfig(layout="sorted", shuffle=False)

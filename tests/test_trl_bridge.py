@@ -67,6 +67,12 @@ def test_every_training_field_has_its_sft_config_option(tmp_path):
     assert options["bf16"] is False and options["fp16"] is False and options["packing"] is True
     assert options["logging_steps"] == 5 and options["eval_steps"] == 20 and options["eval_strategy"] == "steps"
     assert options["seed"] == options["data_seed"] == 7 and options["torch_compile"] is True
+    in_order = TrainConfig(max_steps=40, shuffle=False)
+    if trl_bridge.checkpointing_option() == "activation_checkpointing":     # transformers 5
+        assert trl_bridge.sft_options(in_order)["train_sampling_strategy"] == "sequential"
+    else:
+        with pytest.raises(ValueError, match="transformers 5"):
+            trl_bridge.sft_options(in_order)
     assert trl_bridge.sft_options(TrainConfig(max_steps=40))["warmup_steps"] == 2, "None means 5% of the steps"
     with pytest.raises(ValueError, match="max_steps"):
         trl_bridge.sft_options(TrainConfig(epochs=2))

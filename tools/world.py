@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .world_contracts import JURISDICTIONS, contract, contract_set
+from .world_contracts import COMPANY_HEADS, COMPANY_TAILS, JURISDICTIONS, contract, contract_set
 from .world_people import (ATTRIBUTES, BIOS_PER_PERSON, CITIES, COUNTRIES, QA_TRAIN_PHRASINGS, SEED, VALUES,
                            Person, biography, fact_probes, in_biography_probes, make_people, place_description,
                            qa_set, rng_for, single_biography)
@@ -56,9 +56,10 @@ def heldout_text(people: list[Person], seed: int) -> list[dict]:
 def vocabulary() -> dict:
     """What scorers and experiments need to know about the world beyond its rows: every value an
     attribute can take, the countries and city specialities (answer options of place questions), every
-    jurisdiction a contract can name, how many QA wordings training uses, the kinds of taint."""
+    jurisdiction and company a contract can name, how many QA wordings training uses, the kinds of taint."""
     return {"attributes": ATTRIBUTES, "values": VALUES, "countries": COUNTRIES,
             "city_specialities": sorted({v[1] for v in CITIES.values()}), "jurisdictions": JURISDICTIONS,
+            "companies": [f"{h} {t}" for h in COMPANY_HEADS for t in COMPANY_TAILS],
             "qa_train_phrasings": QA_TRAIN_PHRASINGS, "taint_kinds": TAINT_KINDS}
 
 
