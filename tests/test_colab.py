@@ -4,7 +4,8 @@ import re
 import nbformat
 import pytest
 
-from tools.colab import NOTEBOOKS, REPO_SLUG, SETUP_CELL, TABLE_END, TABLE_START, learning_path_table
+from tools.colab import (MAP_HEADING, NOTEBOOKS, REPO_SLUG, SETUP_CELL, TABLE_END, TABLE_START, course_map_table,
+                         learning_path_table)
 from course_utils.env import REPO_ROOT
 
 ALL_NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb")) + sorted((REPO_ROOT / "notebooks" / "exercises").glob("*.ipynb"))
@@ -41,3 +42,9 @@ def test_readme_table_is_current_and_every_link_exists():
         assert (REPO_ROOT / path).exists(), f"badge points at a missing notebook: {path}"
     for link in re.findall(r"\]\((notebooks/[^)]+\.ipynb)\)", README):
         assert (REPO_ROOT / link).exists(), f"README links a missing notebook: {link}"
+
+
+def test_notebook_00s_course_map_is_the_learning_path():
+    start = nbformat.read(REPO_ROOT / "notebooks" / "00_start_here.ipynb", as_version=4)
+    cell = next(c.source for c in start.cells if c.cell_type == "markdown" and MAP_HEADING in c.source)
+    assert cell.endswith(course_map_table()), "run `python -m tools.colab` to refresh notebook 00's course map"

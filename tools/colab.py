@@ -4,7 +4,8 @@
   path (an editable install made in a running Colab kernel is not importable, a plain path is) and
   installs `datasets` if the image lacks it; everywhere else it only makes `course_utils` importable
   from a clone that was not pip-installed.
-- the README's learning-path table with an "Open in Colab" badge per notebook (solved and student copy).
+- the README's learning-path table with an "Open in Colab" badge per notebook (solved and student copy),
+  and notebook 00's course map, the same table without the links.
 
     python -m tools.colab      # rewrite every notebook's first cell and the README table
 
@@ -58,6 +59,7 @@ NOTEBOOKS = [
      "the same scores over three seeds, each SFTConfig option mapped to the course, TRL's defaults that differ", "1.0"),
 ]
 TABLE_START, TABLE_END = "<!-- learning-path:start -->", "<!-- learning-path:end -->"
+MAP_HEADING = "## The course map"         # notebook 00's cell that shows the same table, without the links
 
 
 def colab_url(path: str) -> str:
@@ -78,6 +80,27 @@ def learning_path_table() -> str:
         rows.append(f"| {stem[:2]} {stem[3:].replace('_', ' ')} | {what} | {minutes} | "
                     f"[{stem}]({solved}) {badge(solved)} | {copy} |")
     return "\n".join(rows)
+
+
+def course_map_table() -> str:
+    """Notebook 00's course map: what each notebook teaches and its minutes, from the same NOTEBOOKS."""
+    rows = ["| notebook | what you learn | minutes on a 2-core CPU |", "|---|---|---|"]
+    rows += [f"| {stem[:2]} {stem[3:].replace('_', ' ')} | {what} | {minutes} |" for stem, what, minutes in NOTEBOOKS]
+    return "\n".join(rows)
+
+
+def write_course_map() -> bool:
+    """Put `course_map_table()` under notebook 00's course-map heading (the table ends its cell)."""
+    path = REPO_ROOT / "notebooks" / "00_start_here.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "markdown" and MAP_HEADING in c.source)
+    head = cell.source[: cell.source.index(MAP_HEADING) + len(MAP_HEADING)]
+    source = f"{head}\n\n{course_map_table()}"
+    if cell.source == source:
+        return False
+    cell.source = source
+    nbformat.write(nb, path)
+    return True
 
 
 def write_setup_cells() -> list[str]:
@@ -106,6 +129,7 @@ def main(argv=None) -> None:
     print("set-up cell rewritten in:", write_setup_cells() or "none (all up to date)")
     write_readme_table()
     print("README learning-path table rewritten")
+    print("notebook 00's course map", "rewritten" if write_course_map() else "up to date")
 
 
 if __name__ == "__main__":
