@@ -56,7 +56,9 @@ NOTEBOOKS = [
      "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "2.7"),
     ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "3.7"),
     ("07_from_scratch_to_trl", "the same SFT with TRL's SFTTrainer on chat data: the same loss on the same batch, "
-     "the same scores over three seeds, each SFTConfig option mapped to the course, TRL's defaults that differ", "1.0"),
+     "the same loss curve on the same order, what the batch order alone moves over three seeds; packed rows, "
+     "prompt-completion rows, rows without targets and templates without markers as the installed TRL treats "
+     "them; each SFTConfig option mapped to the course, TRL's defaults that differ", "1.0"),
 ]
 TABLE_START, TABLE_END = "<!-- learning-path:start -->", "<!-- learning-path:end -->"
 MAP_HEADING = "## The course map"         # notebook 00's cell that shows the same table, without the links
