@@ -77,11 +77,6 @@ def _load(source, local_files_only: bool):
     return model, tok
 
 
-def attention_kernel(model) -> str:
-    """The attention implementation the model runs ("sdpa", "eager", "flash_attention_2", ...)."""
-    return getattr(model.config, "_attn_implementation", None) or "eager"
-
-
 @contextlib.contextmanager
 def eval_mode(model):
     """Measure with dropout off, then hand the model back in the mode it came in."""

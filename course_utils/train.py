@@ -30,13 +30,12 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import set_seed
-from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmup  # not exported at the top in 4.x
+from transformers import get_cosine_with_min_lr_schedule_with_warmup, set_seed
 
 from .encode import PACKED_ROW_TOKENS, Layout, collate, lay_out, length_grouped_batches, to_device
 from .env import cpu_bf16_requested, pick_device
 from .loss import response_nll
-from .models import attention_kernel, eval_mode
+from .models import eval_mode
 
 
 class Precision(str, enum.Enum):
@@ -142,9 +141,7 @@ def planned_batches(lengths: list[int], config: TrainConfig, total_steps: int) -
 def _loader(rows: list[dict], config: TrainConfig, pad_token_id: int, model, device, total: int) -> DataLoader:
     """Micro-batches for `total` steps. On a GPU a worker process prepares the next batches while the
     model computes; on a CPU both would compete for the same cores, so batches are made in the loop."""
-    capacity = model.config.n_positions
-    # GPT-2's eager attention in transformers 4.x also applies its own causal buffer, n_positions long.
-    row_tokens = max(PACKED_ROW_TOKENS, capacity) if attention_kernel(model) == "sdpa" else capacity
+    row_tokens = max(PACKED_ROW_TOKENS, model.config.n_positions)
     batches = planned_batches([len(r["input_ids"]) for r in rows], config, total)
     workers = 1 if device.type == "cuda" else 0
     if workers:   # tokenizers warns in a forked worker unless its parallelism is configured

@@ -37,25 +37,15 @@ def row_to_messages(row: dict) -> list[dict]:
     return as_messages(row)
 
 
-def _argument_name(new: str, old: str) -> str:
-    """The name this transformers gives an option that transformers 5 renamed (4.x knows only `old`)."""
+def checkpointing_option() -> str:
+    """The gradient-checkpointing switch: `activation_checkpointing` in recent transformers (which warns
+    when the old `gradient_checkpointing`, TRL's default, is set), `gradient_checkpointing` before."""
     import dataclasses
 
     from transformers import TrainingArguments
 
-    return new if new in {f.name for f in dataclasses.fields(TrainingArguments)} else old
-
-
-def checkpointing_option() -> str:
-    """The gradient-checkpointing switch: `activation_checkpointing` in transformers 5 (which warns when
-    the old `gradient_checkpointing`, TRL's default, is set), `gradient_checkpointing` in 4.x."""
-    return _argument_name("activation_checkpointing", "gradient_checkpointing")
-
-
-def sampling_option() -> str:
-    """The option that sets the training sampler: `train_sampling_strategy` in transformers 5 ("random",
-    "sequential", "group_by_length"), the boolean `group_by_length` in 4.x."""
-    return _argument_name("train_sampling_strategy", "group_by_length")
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
 
 
 def sft_options(config: TrainConfig, device: torch.device | str = "cpu") -> dict:
@@ -89,13 +79,10 @@ def sft_options(config: TrainConfig, device: torch.device | str = "cpu") -> dict
         "seed": config.seed, "data_seed": config.seed,                          # seed
         "torch_compile": config.compile_model,                                  # compile_model
     }
-    sampling = sampling_option()
-    if config.layout is Layout.SORTED:                                          # layout (sorted) / shuffle
-        options[sampling] = "group_by_length" if sampling == "train_sampling_strategy" else True
-    elif not config.shuffle:
-        if sampling != "train_sampling_strategy":
-            raise ValueError("shuffle=False needs transformers 5 (train_sampling_strategy='sequential')")
-        options[sampling] = "sequential"
+    if config.layout is Layout.SORTED:                                          # layout (sorted)
+        options["train_sampling_strategy"] = "group_by_length"
+    elif not config.shuffle:                                                    # shuffle
+        options["train_sampling_strategy"] = "sequential"
     return options
 
 
@@ -200,8 +187,7 @@ def prompt_completion(rows, tokenizer):
 # given restarting position_ids, no attention mask and no cache (TRL's compute_loss passes use_cache=False),
 # it builds a block-diagonal causal mask (masking_utils.find_packed_sequence_indices). Notebook 07 checks
 # it on TRL's own packed row: every example's loss inside the row equals its loss alone. So these two
-# messages, and only these, are dropped from TRL's SFT trainer logger; without that mask builder
-# (transformers 4.x) the warning is right and stays.
+# messages, and only these, are dropped from TRL's SFT trainer logger.
 PACKING_WARNINGS = (
     "Padding-free training is enabled, but the attention implementation is not set to a supported Flash Attention",
     "You are using packing, but the attention implementation is not set to a supported Flash Attention",

