@@ -2,8 +2,8 @@
 
 - `SETUP_CELL`: the first cell of every notebook. On Colab it clones the course and puts it on the
   path (an editable install made in a running Colab kernel is not importable, a plain path is) and
-  installs `datasets` if the image lacks it; everywhere else it only makes `course_utils` importable
-  from a clone that was not pip-installed.
+  installs `datasets` and transformers 5.2 or newer if the image lacks them; everywhere else it only
+  makes `course_utils` importable from a clone that was not pip-installed.
 - the README's learning-path table with an "Open in Colab" badge per notebook (solved and student copy),
   and notebook 00's course map, the same table without the links.
 
@@ -29,13 +29,14 @@ CLONE_DIR = "/content/sft-workbook"
 SETUP_CELL = f'''# Course set-up: the same first cell in every notebook. On Colab it fetches the course and puts it on
 # the path (an editable install is not importable in a running kernel); elsewhere it only makes sure
 # `course_utils` is importable when the notebook runs from a clone without an install.
-import importlib.util, os, subprocess, sys
+import importlib.metadata, importlib.util, os, subprocess, sys
 if "google.colab" in sys.modules:
     if not os.path.isdir("{CLONE_DIR}"):
         subprocess.run(["git", "clone", "-q", "--depth=1", "--branch={BRANCH}", "{REPO_URL}",
                         "{CLONE_DIR}"], check=True)
-    if importlib.util.find_spec("datasets") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "datasets>=4.7"], check=True)
+    old_transformers = tuple(int(x) for x in importlib.metadata.version("transformers").split(".")[:2]) < (5, 2)
+    if importlib.util.find_spec("datasets") is None or old_transformers:     # before anything imports them
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "datasets>=4.7", "transformers>=5.2"], check=True)
 for root in ("{CLONE_DIR}", ".."):
     if os.path.isdir(os.path.join(root, "course_utils")) and os.path.abspath(root) not in sys.path:
         sys.path.insert(0, os.path.abspath(root))'''
