@@ -49,17 +49,18 @@ NOTEBOOKS = [
      "a base model does not follow instructions", "0.2"),
     ("02_masked_mle_loss", "the SFT objective written by hand and checked; eight practical traps, each measured; the mask of a multi-turn conversation", "0.5"),
     ("03_finetune_gpt2", "the SFT training loop and what makes it fast; mixed batches without padding; an "
-     "instruction mix; a new task (contract summaries) vs prompting; save, reload; a LoRA adapter saved, "
-     "reloaded and merged; multi-turn conversations through the chat template, and a chat; scale-up to GPT-2 124M", "4.4"),
+     "instruction mix; overfitting told from a lower training loss; a new task (contract summaries) vs "
+     "prompting, its spread over seeds, and why never-seen values fail (a copy test); save, reload; a LoRA "
+     "adapter saved, reloaded and merged; multi-turn conversations through the chat template, and a chat; scale-up to GPT-2 124M", "4.6"),
     ("04_forgetting", "forgetting measured during support SFT; replay, learning rate, steps, freezing and "
-     "LoRA on one trade-off plot", "4.6"),
+     "LoRA on one trade-off plot", "4.1"),
     ("05_generalization", "new wordings, new people, other tasks; size and diversity curves over three seeds; "
-     "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "2.7"),
-    ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "3.7"),
+     "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "2.5"),
+    ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "3.3"),
     ("07_from_scratch_to_trl", "the same SFT with TRL's SFTTrainer on chat data: the same loss on the same batch, "
      "the same loss curve on the same order, what the batch order alone moves over three seeds; packed rows, "
      "prompt-completion rows, rows without targets and templates without markers as the installed TRL treats "
-     "them; each SFTConfig option mapped to the course, TRL's defaults that differ", "1.0"),
+     "them; each SFTConfig option mapped to the course, TRL's defaults that differ", "1.1"),
 ]
 TABLE_START, TABLE_END = "<!-- learning-path:start -->", "<!-- learning-path:end -->"
 MAP_HEADING = "## The course map"         # notebook 00's cell that shows the same table, without the links
