@@ -121,14 +121,14 @@ def explain_miss(task: str, reply_text: str, row: dict) -> str:
     raise ValueError(f"no explanation for task {task!r}")
 
 
-def shipping_claims(reply_text: str) -> dict[str, tuple[str, bool]]:
-    """Shipping windows a reply states, each checked against the shop's policy:
-    {"express": ("1 to 5 business days", False), ...}."""
+def shipping_claims(reply_text: str) -> list[tuple[str, str, bool]]:
+    """Every shipping window a reply states, in order, each checked against the shop's policy:
+    [("standard", "3 to 5 business days", True), ("express", "1 to 5 business days", False), ...]. A reply
+    that states a window twice is checked twice, so a wrong one is not hidden by a right one after it."""
     policy = {"standard": _world()["policy"]["standard_days"], "express": _world()["policy"]["express_days"]}
-    claims = {}
-    for kind, window in re.findall(r"(standard|express) shipping takes (\d+ to \d+ business days)", reply_text.lower()):
-        claims[kind] = (window, window == policy[kind])
-    return claims
+    return [(kind, window, window == policy[kind])
+            for kind, window in re.findall(r"(standard|express) shipping takes (\d+ to \d+ business days)",
+                                           reply_text.lower())]
 
 
 SCORERS = {"qa": score_qa, "support": score_support, "support_tainted": score_support,

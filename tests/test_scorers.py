@@ -87,8 +87,14 @@ def test_explain_miss_names_what_is_wrong():
 
 def test_shipping_claims_are_checked_against_the_policy():
     claims = scorers.shipping_claims("Standard shipping takes 3 to 5 business days and express shipping takes 1 to 5 business days.")
-    assert claims == {"standard": ("3 to 5 business days", True), "express": ("1 to 5 business days", False)}
-    assert scorers.shipping_claims("We ship soon.") == {}
+    assert claims == [("standard", "3 to 5 business days", True), ("express", "1 to 5 business days", False)]
+    assert scorers.shipping_claims("We ship soon.") == []
+
+
+def test_a_wrong_shipping_window_is_not_hidden_by_a_right_one_after_it():
+    claims = scorers.shipping_claims("Express shipping takes 3 to 5 business days and express shipping takes "
+                                     "1 to 2 business days.")
+    assert [ok for kind, _, ok in claims if kind == "express"] == [False, True]
 
 
 def test_every_undesirable_reply_written_in_advance_is_detected_as_its_kind():
