@@ -208,20 +208,12 @@ class _DropPackingWarnings(logging.Filter):
         return True
 
 
-def builds_packed_mask() -> bool:
-    """Whether this transformers builds a block-diagonal mask from restarting position_ids (5.x does)."""
-    try:
-        from transformers.masking_utils import find_packed_sequence_indices  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def quiet_packing_warnings() -> None:
-    """Drop TRL's two packing warnings (see PACKING_WARNINGS) where transformers keeps packed examples
-    apart; every other message of that logger, and every other logger, is left as it is. Idempotent."""
+    """Drop TRL's two packing warnings (see PACKING_WARNINGS: every supported transformers keeps packed
+    examples apart); every other message of that logger, and every other logger, is left as it is.
+    Idempotent."""
     logger = logging.getLogger(TRL_SFT_LOGGER)
-    if builds_packed_mask() and not any(isinstance(f, _DropPackingWarnings) for f in logger.filters):
+    if not any(isinstance(f, _DropPackingWarnings) for f in logger.filters):
         logger.addFilter(_DropPackingWarnings())
 
 
