@@ -132,6 +132,53 @@ def fact_probe_accuracy(model, tokenizer, probes: list[dict] | None = None, batc
 
 
 @torch.no_grad()
+def choice_accuracy(model, tokenizer, probes: list[dict] | None = None, batch_size: int = 256) -> dict:
+    """Share of fact probes whose true value the model ranks first among every value the attribute takes
+    (the answers of all probes of that attribute), by the log-probability of the whole value after the
+    probe's prompt. Unlike `fact_probe_accuracy` it does not depend on what the model chooses to write
+    next, so a model that now answers in another format but still ranks the right value first keeps it.
+    """
+    probes = load_probes() if probes is None else probes
+    if not probes:
+        raise ValueError("probes=[]: nothing to rank")
+    candidates = _attribute_values()
+    rows, owners = [], []
+    for i, p in enumerate(probes):
+        prompt = tokenizer(tokenizer.eos_token + p["prompt"])["input_ids"]
+        for value in sorted(candidates.get(p["attribute"], set()) | {p["answer"]}):
+            ids = tokenizer(value)["input_ids"]
+            rows.append({"input_ids": prompt + ids, "response_mask": [0] * len(prompt) + [1] * len(ids)})
+            owners.append((i, value))
+    device = next(model.parameters()).device
+    best: dict[int, tuple[float, str]] = {}
+    with eval_mode(model):
+        for start in range(0, len(rows), batch_size):
+            batch = collate(rows[start: start + batch_size], tokenizer.eos_token_id)
+            losses = response_nll(model, to_device(batch, device), per_token=True).cpu()
+            for (i, value), loss in zip(owners[start: start + batch_size], losses.split(batch["target_counts"])):
+                score = -loss.sum().item()
+                if i not in best or score > best[i][0]:
+                    best[i] = (score, value)
+    hits = [best[i][1] == p["answer"] for i, p in enumerate(probes)]
+    return {"accuracy": sum(hits) / len(hits), "n": len(hits), "correct": hits,
+            "chosen": [best[i][1] for i in range(len(probes))], "chance": choice_chance(probes)}
+
+
+def _attribute_values() -> dict[str, set[str]]:
+    values: dict[str, set[str]] = {}
+    for p in load_probes():
+        values.setdefault(p["attribute"], set()).add(p["answer"])
+    return values
+
+
+def choice_chance(probes: list[dict]) -> float:
+    """The multiple-choice probe's score for a model that picks a value at random: mean of 1 / (values the
+    attribute takes) over the probes."""
+    values = _attribute_values()
+    return sum(1 / len(values.get(p["attribute"], set()) | {p["answer"]}) for p in probes) / len(probes)
+
+
+@torch.no_grad()
 def perplexity(model, tokenizer, texts: list[str] | None = None, batch_size: int = 16) -> float:
     """exp(mean negative log-likelihood per token) over documents, each started after an EOS (every
     token but that first one is predicted). Measured in eval mode; the model's mode is given back."""

@@ -12,16 +12,24 @@ text that perplexity is measured on nor from any SFT validation or test split.
 from __future__ import annotations
 
 import random
+import re
 
 from .data import load_pretraining
 from .encode import encode_text
 
 
-def replay_pool(tokenizer, corpus: str = "augmented", max_length: int | None = None) -> list[dict]:
-    """Every document of a pre-training corpus as an example whose tokens all carry loss."""
+def replay_pool(tokenizer, corpus: str = "augmented", max_length: int | None = None,
+                people: set[str] | frozenset[str] | None = None) -> list[dict]:
+    """Every document of a pre-training corpus as an example whose tokens all carry loss; with `people`,
+    only the documents that name one of them (so the rest of the world is never rehearsed)."""
     max_length = max_length or tokenizer.model_max_length
-    return [dict(encode_text(tokenizer, row["text"], max_length), source="pretrain", id=row["id"])
-            for row in load_pretraining(corpus)]
+    rows = load_pretraining(corpus)
+    if people is not None:
+        if not people:
+            raise ValueError("people=set(): name at least one person whose documents replay may draw")
+        named = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(people))) + r")\b")
+        rows = [r for r in rows if named.search(r["text"])]
+    return [dict(encode_text(tokenizer, row["text"], max_length), source="pretrain", id=row["id"]) for row in rows]
 
 
 def replay_count(n_sft: int, share: float) -> int:

@@ -1,7 +1,7 @@
 """Replay mixing: the share is exact, every SFT example is kept, replay text never reaches evaluation."""
 import pytest
 
-from course_utils.data import load_eval, load_sft
+from course_utils.data import load_eval, load_sft, load_world
 from course_utils.encode import encode_example
 from course_utils.replay import mix_with_replay, replay_count, replay_pool
 
@@ -66,3 +66,21 @@ def test_bad_shares_are_refused(tokenizer, pool):
         mix_with_replay(sft, [], 0.5)
     with pytest.raises(ValueError, match="no SFT examples"):
         mix_with_replay([], pool, 0.5)
+
+
+def test_replay_of_half_the_people_never_draws_the_other_half(tokenizer):
+    from course_utils.data import load_pretraining
+    from course_utils.forgetting import HALVES, half_of, replayed_people
+
+    people = replayed_people()
+    everyone = {p["name"] for p in load_world("people")}
+    assert len(people) == len(everyone) // 2 and people < everyone
+    half_pool = replay_pool(tokenizer, people=people)
+    drawn = {tokenizer.decode(e["input_ids"][1:]) for e in half_pool}
+    for row in load_pretraining("augmented"):
+        named = {n for n in everyone if n in row["text"]}
+        assert len(named) <= 1, f"{row['id']} names {sorted(named)}: a document must belong to one half"
+        assert (row["text"] in drawn) == bool(named & people), f"{row['id']} is on the wrong side of the split"
+        assert half_of(row["text"]) == (HALVES[0] if named & people else HALVES[1])
+    with pytest.raises(ValueError, match="people"):
+        replay_pool(tokenizer, people=set())
