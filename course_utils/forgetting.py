@@ -145,15 +145,25 @@ class Spread:
     high: float
     n: int
 
-    def __format__(self, spec: str) -> str:          # f"{s:.1%}" -> "89.7% [88.0-91.3%]"
-        spec = spec or ".3f"
-        unit = "%" if spec.endswith("%") else ""
-        inner = spec[:-1] + "f" if unit else spec
-        scale = 100 if unit else 1
-        return (f"{self.mean * scale:{inner}}{unit} [{self.low * scale:{inner}}-{self.high * scale:{inner}}{unit}]")
+    def __format__(self, spec: str) -> str:          # f"{s:>22.1%}" -> "89.7% [88.0-91.3%]", right-aligned in 22
+        parts = re.fullmatch(r"([<>^]?)(\d*)(\.\d+)?([%f]?)", spec or "")
+        if parts is None:
+            raise ValueError(f"format spec {spec!r}: use alignment, width, precision and % or f, e.g. '>20.1%'")
+        align, width, precision, kind = parts.groups()
+        scale, unit = (100, "%") if kind == "%" else (1, "")
+        number = f"{{:{precision or '.3'}f}}"
+        text = (f"{number.format(self.mean * scale)}{unit} "
+                f"[{number.format(self.low * scale)}-{number.format(self.high * scale)}{unit}]")
+        return format(text, f"{align}{width}")
 
     def overlaps(self, other: "Spread") -> bool:
         return self.low <= other.high and other.low <= self.high
+
+    def versus(self, other: "Spread") -> str:
+        """'higher' or 'lower' only where the ranges over seeds do not overlap."""
+        if self.overlaps(other):
+            return "not distinguishable"
+        return "higher" if self.mean > other.mean else "lower"
 
 
 def load_frontier(path: str | Path = FRONTIER_RECORD) -> tuple[dict, dict]:
@@ -174,4 +184,6 @@ def spread(points: list[dict], measure_name: str, half: str | None = None) -> Sp
     values = [(p["halves"][half] if half else p)[measure_name] for p in points]
     if not values or any(v is None for v in values):
         raise ValueError(f"{measure_name!r} is missing from some of the {len(values)} points")
-    return Spread(sum(values) / len(values), min(values), max(values), len(values))
+    low, high = min(values), max(values)
+    mean = min(max(sum(values) / len(values), low), high)     # equal values: no rounding outside the range
+    return Spread(mean, low, high, len(values))

@@ -26,3 +26,16 @@ def test_measure_reports_each_half_and_the_halves_make_the_whole(base):
         whole = (m.halves[HALVES[0]][key] + m.halves[HALVES[1]][key]) / 2        # equal halves: the mean
         assert getattr(m, key) == pytest.approx(whole)
     assert m.as_dict()["halves"] == m.halves and m.as_dict()["support"] == m.support
+
+
+def test_a_spread_says_higher_or_lower_only_where_the_ranges_separate():
+    from course_utils.forgetting import Spread, spread
+    points = [{"facts": v, "halves": {"other half": {"facts": v / 2}}} for v in (0.5, 0.7, 0.6)]
+    s = spread(points, "facts")
+    assert (s.mean, s.low, s.high, s.n) == (pytest.approx(0.6), 0.5, 0.7, 3)
+    assert spread(points, "facts", "other half").high == 0.35
+    assert f"{s:.1%}" == "60.0% [50.0-70.0%]"
+    assert s.versus(Spread(0.8, 0.71, 0.9, 3)) == "lower" and Spread(0.8, 0.71, 0.9, 3).versus(s) == "higher"
+    assert s.versus(Spread(0.8, 0.7, 0.9, 3)) == "not distinguishable"
+    with pytest.raises(ValueError, match="missing"):
+        spread([{"facts": None}], "facts")

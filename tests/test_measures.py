@@ -158,6 +158,8 @@ def test_forgetting_choice_checker():
     for choice, message in [("plain SFT", "fact accuracy"), ("frozen", "target"), ("nope", "not a row")]:
         with pytest.raises(CheckFailed, match=message):
             check_forgetting_choice(lambda c=choice: c, results, 1.0, 0.75)
+    with pytest.raises(CheckFailed, match="at least 97%"):
+        check_forgetting_choice(lambda: "replay 30%", results, 1.0, 0.75, keep=0.97)
 
 
 def test_in_biography_probes_cut_the_single_biography_before_each_value():

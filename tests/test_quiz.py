@@ -282,3 +282,15 @@ def test_course_widgets_switch(monkeypatch, value, disabled):
         monkeypatch.setenv("COURSE_WIDGETS", value)
     assert widgets_disabled() is disabled
     assert widgets_wanted() is False, "outside a kernel there is nothing to render a widget"
+
+
+@pytest.mark.parametrize("notebook", ["04", "05", "06"])
+def test_measured_numbers_in_a_quiz_are_numbers_its_notebook_prints(notebook):
+    """A quiz that quotes a measured percentage (one with a decimal) quotes one the committed notebook shows."""
+    path = next(NOTEBOOK_DIR.glob(f"{notebook}_*.ipynb"))
+    shown = " ".join(out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+                     for cell in nbformat.read(path, 4).cells if cell.cell_type == "code" for out in cell.outputs)
+    for number, q in enumerate(QUIZZES[notebook], 1):
+        words = " ".join([q.question] + [c.text + " " + c.why for c in q.choices])
+        missing = [n for n in re.findall(r"\d+\.\d+%", words) if n not in shown]
+        assert not missing, f"quiz {notebook}.{number} quotes {missing}, which {path.name} does not print"

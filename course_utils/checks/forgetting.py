@@ -57,9 +57,9 @@ def check_replay_mix(fn) -> None:
     print(f"{name} looks right: exact shares 10%, 25% and 50%, every SFT example kept, no repeats, shuffled, seeded.")
 
 
-def check_forgetting_choice(fn, results: dict, base_facts: float, task_target: float) -> None:
-    """Check that `fn()` names a setting of the measured `results` that keeps >= 90% of the base model's
-    fact accuracy and reaches `task_target` on the support prompts."""
+def check_forgetting_choice(fn, results: dict, base_facts: float, task_target: float, keep: float = 0.9) -> None:
+    """Check that `fn()` names a setting of the measured `results` that keeps at least `keep` of the base
+    model's fact accuracy and reaches `task_target` on the support prompts."""
     name = getattr(fn, "__name__", "your function")
     choice = call_student(fn, name=name)
     if choice not in results:
@@ -67,8 +67,8 @@ def check_forgetting_choice(fn, results: dict, base_facts: float, task_target: f
                    f"return one of: {', '.join(map(repr, results))}.")
     r = results[choice]
     kept = r.facts / base_facts
-    if kept < 0.9:
-        raise fail(f"{choice!r} keeps {kept:.0%} of the base model's fact accuracy; the goal is at least 90%.",
+    if kept < keep:
+        raise fail(f"{choice!r} keeps {kept:.0%} of the base model's fact accuracy; the goal is at least {keep:.0%}.",
                    "look at the 'kept' column: which settings forget least?")
     if r.support < task_target:
         raise fail(f"{choice!r} answers {r.support:.1%} of the support prompts; the target is {task_target:.1%} "
