@@ -52,8 +52,9 @@ NOTEBOOKS = [
      "instruction mix; overfitting told from a lower training loss; a new task (contract summaries) vs "
      "prompting, its spread over seeds, and why never-seen values fail (a copy test); save, reload; a LoRA "
      "adapter saved, reloaded and merged; multi-turn conversations through the chat template, and a chat; scale-up to GPT-2 124M", "4.6"),
-    ("04_forgetting", "forgetting measured during support SFT; replay, learning rate, steps, freezing and "
-     "LoRA on one trade-off plot", "4.1"),
+    ("04_forgetting", "forgetting measured during support SFT, by what the model writes and by what it ranks "
+     "first; replay measured on the half of the world it rehearsed and on the half it did not; full "
+     "fine-tuning, freezing, LoRA, replay and fewer steps as frontiers over settings and three seeds", "4.1"),
     ("05_generalization", "new wordings, new people, other tasks; size and diversity curves over three seeds; "
      "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "2.5"),
     ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "3.3"),
