@@ -160,7 +160,9 @@ class Spread:
         return self.low <= other.high and other.low <= self.high
 
     def versus(self, other: "Spread") -> str:
-        """'higher' or 'lower' only where the ranges over seeds do not overlap."""
+        """'higher' or 'lower' only where the ranges over seeds do not overlap (three seeds or more each)."""
+        if min(self.n, other.n) < 3:
+            raise ValueError(f"{self.n} and {other.n} seeds: a verdict needs at least 3 on each side")
         if self.overlaps(other):
             return "not distinguishable"
         return "higher" if self.mean > other.mean else "lower"

@@ -1,6 +1,6 @@
 """Where each way of limiting forgetting sits on the task-vs-knowledge plane (notebook 04), over seeds.
 
-    python experiments/forgetting_frontier.py                        # every point, seeds 0 1 2 (~45 min a core)
+    python experiments/forgetting_frontier.py                        # every point, seeds 0 1 2 (99 core-minutes as recorded)
     python experiments/forgetting_frontier.py --seeds 1 --methods lora   # some points, merged into the record
     python experiments/forgetting_frontier.py --tiny --out /tmp/x.json    # the same code at a toy size (a test)
 
@@ -86,8 +86,9 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)       # one point per core: run points side by side, not one on all cores
     recipe = asdict(SUPPORT_RUN) | ({"max_steps": max_steps} if max_steps else {})
     recipe = {k: v.value if isinstance(v, Enum) else v for k, v in recipe.items()}
-    if _read(args.out).get("settings", {}).get("recipe", recipe) != recipe:
-        raise SystemExit(f"{args.out} was recorded with another recipe; write to a new --out")
+    recorded = _read(args.out).get("settings", {})
+    if recorded.get("recipe", recipe) != recipe or recorded.get("yardsticks", sticks_size) != sticks_size:
+        raise SystemExit(f"{args.out} was recorded with another recipe or other yardsticks; write to a new --out")
     sticks = Yardsticks.build(**sticks_size)
     if args.base:
         seed_everything(0)

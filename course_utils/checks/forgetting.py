@@ -69,7 +69,7 @@ def check_forgetting_choice(fn, results: dict, base_facts: float, task_target: f
     kept = r.facts / base_facts
     if kept < keep:
         raise fail(f"{choice!r} keeps {kept:.0%} of the base model's fact accuracy; the goal is at least {keep:.0%}.",
-                   "look at the 'kept' column: which settings forget least?")
+                   "compare each setting's facts with the base model's: which settings forget least?")
     if r.support < task_target:
         raise fail(f"{choice!r} answers {r.support:.1%} of the support prompts; the target is {task_target:.1%} "
                    "(close to plain SFT's score).", "a setting that forgets nothing but learns nothing does not count.")
