@@ -6,6 +6,7 @@
 - `fine_tune_support`: the notebook's support SFT run (notebook 04's settings), one seed.
 - `undesirable_rate`: the share of generated replies with any undesirable content (the detector in
   `scorers.undesirable_kinds`, which knows no wording of the training taint), on held-out support prompts.
+- `reference_model`: the loss filter's scorer, trained on a trusted sample of policy replies only.
 - `response_losses` and `max_surprise`: each example's response loss under a model, per token, and its
   most surprising token, so a filter can rank examples by how surprising their response is.
 - `precision_recall`, `cutoff_curve` and `best_cutoff`: how a filter's flags compare with the truth, and
@@ -29,6 +30,8 @@ from .train import train_sft
 
 # Support SFT at notebook 04's settings (including its deliberately high learning rate): 300 steps of 8.
 SUPPORT_RECIPE = dict(max_steps=300, batch_size=8, lr=2e-3)
+# The loss filter's reference model: the same, for half the steps, on the 400 trusted replies (3 epochs).
+REFERENCE_RECIPE = dict(max_steps=150, batch_size=8, lr=2e-3)
 
 
 def tainted_support_set(share: float, seed: int = 0) -> list[dict]:
@@ -112,6 +115,16 @@ def fine_tune_support(base, tokenizer, rows: list[dict], seed: int = 0, recipe: 
     return tuned, encoded
 
 
+def reference_model(base, tokenizer, seed: int = 0, recipe: dict | None = None, n_rows: int | None = None,
+                    device=None):
+    """A copy of `base` fine-tuned (REFERENCE_RECIPE) on the trusted sample `support_tainted/reference`:
+    400 support turns with policy replies only, none of the data to be filtered. It has never seen an
+    undesirable reply, learned or new, so it finds them all about equally surprising (notebook 06)."""
+    rows = load_sft("support_tainted", "reference").to_list()[:n_rows]
+    model, _ = fine_tune_support(base, tokenizer, rows, seed=seed, recipe=recipe or REFERENCE_RECIPE, device=device)
+    return model
+
+
 def max_surprise(model, encoded: list[dict], pad_token_id: int) -> list[float]:
     """Each example's most surprising response token, max_t -log p(token_t): an insult opening a reply
     or a promise tacked onto it shows as one very unlikely token, however long the rest of the reply."""
@@ -168,9 +181,11 @@ def filter_support(model, tokenizer, rows: list[dict], encoded: list[dict], vali
                    rule=foreign_email) -> dict:
     """Notebook 06's filter of a tainted training set, with its cut-off chosen on a labelled validation
     split whose bad replies use other wordings: `rule(reply, customer)` flags what it can name; the most
-    surprising response token under `model` (fine-tuned on `rows`, encoded as `encoded`) flags the rest
-    at the cut-off with the best F1 on `validation` (rule and loss together). Returns the scores, the
-    validation curve, the cut-off, the flags on `rows` and the rows kept."""
+    surprising response token under `model` flags the rest, at the cut-off with the best F1 on
+    `validation` (rule and loss together). `model` is the scorer: the reference model (`reference_model`)
+    or the model fine-tuned on `rows` itself; `encoded` is `rows` encoded (`fine_tune_support` returns it).
+    Returns the scores, the validation curve, the cut-off and its precision and recall on validation, the
+    flags on `rows` and the rows kept."""
     if len(rows) != len(encoded):
         raise ValueError(f"rows has {len(rows)} entries but encoded has {len(encoded)}: encode exactly rows")
     pad = tokenizer.eos_token_id

@@ -9,8 +9,10 @@ random stream of sampling): support SFT (`data_quality.fine_tune_support`, 300 s
 support prompts with 0%, 5% and 15% undesirable replies (`tainted_support_set`, the same rows for every
 seed), then 2 sampled replies at temperature 1 to each of 150 held-out customers, checked by
 `scorers.undesirable_kinds` (which knows no wording of the training taint); and for 15%, the filter
-(`data_quality.filter_support`: the e-mail rule, and the loss with its cut-off chosen on the labelled
-validation split) and a fine-tune on what it keeps, measured the same way. The record,
+(`data_quality.filter_support`: the e-mail rule, and the most surprising token under the reference model,
+trained on 400 trusted policy replies, with its cut-off chosen on the labelled validation split) and a
+fine-tune on what it keeps, measured the same way; the same filter scored by the tainted model itself is
+recorded beside it (precision and recall only). The record,
 experiments/results/taint_seeds.json, holds the settings, the versions, the machine, the time and every
 number; a run of some seeds keeps the record's other seeds.
 """
@@ -32,8 +34,9 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 from course_utils.data import load_sft  # noqa: E402
-from course_utils.data_quality import (SUPPORT_RECIPE, filter_support, fine_tune_support,  # noqa: E402
-                                       precision_recall, tainted_support_set, undesirable_rate)
+from course_utils.data_quality import (REFERENCE_RECIPE, SUPPORT_RECIPE, filter_support,  # noqa: E402
+                                       fine_tune_support, precision_recall, reference_model, tainted_support_set,
+                                       undesirable_rate)
 from course_utils.env import seed_everything  # noqa: E402
 from course_utils.generalization import sample_rows  # noqa: E402
 from course_utils.models import load_base  # noqa: E402
@@ -41,8 +44,10 @@ from course_utils.models import load_base  # noqa: E402
 SHARES = [0.0, 0.05, 0.15]       # notebook 06, section 1
 FILTERED_SHARE = 0.15            # the set notebook 06 filters (section 2)
 HELD_OUT, SAMPLES = 150, 2       # held-out customers, sampled replies to each
-FULL = dict(rows=None, validation=None, held_out=HELD_OUT, samples=SAMPLES, recipe=SUPPORT_RECIPE)
-TINY = dict(rows=120, validation=60, held_out=4, samples=1, recipe=dict(max_steps=2, batch_size=4, lr=2e-3))
+FULL = dict(rows=None, validation=None, reference=None, held_out=HELD_OUT, samples=SAMPLES, recipe=SUPPORT_RECIPE,
+            reference_recipe=REFERENCE_RECIPE)
+TINY = dict(rows=120, validation=60, reference=40, held_out=4, samples=1, recipe=dict(max_steps=2, batch_size=4, lr=2e-3),
+            reference_recipe=dict(max_steps=2, batch_size=4, lr=2e-3))
 RECORD = ROOT / "experiments" / "results" / "taint_seeds.json"
 
 
@@ -73,12 +78,19 @@ def one_seed(seed: int, size: dict) -> tuple[list[dict], dict]:
         if share != FILTERED_SHARE:
             continue
         started = time.time()
-        f = filter_support(model, tok, rows, encoded, validation)
         bad = [bool(r["taint"]) for r in rows]
-        filter_record = {"seed": seed, "cutoff": f["cutoff"], "validation_at_cutoff": f["validation_at_cutoff"],
-                         "train": {name: precision_recall(flags, bad) for name, flags in
-                                   (("rule", f["by_rule"]), ("loss", f["by_loss"]), ("rule or loss", f["flagged"]))},
-                         "kept": len(f["kept"]), "bad_left": sum(bool(r["taint"]) for r in f["kept"])}
+        filter_record = {"seed": seed}
+        # Scored by the model fine-tuned on the tainted data itself (recorded only), then by the reference model
+        # (the filter whose kept rows are trained on).
+        scorers = {"self": model, "reference": reference_model(base, tok, seed=seed, n_rows=size["reference"], device="cpu",
+                                                                recipe=dict(size["reference_recipe"], precision="float32"))}
+        for scorer, scoring_model in scorers.items():
+            f = filter_support(scoring_model, tok, rows, encoded, validation)
+            filter_record[scorer] = {
+                "cutoff": f["cutoff"], "validation_at_cutoff": f["validation_at_cutoff"],
+                "train": {name: precision_recall(flags, bad) for name, flags in
+                          (("rule", f["by_rule"]), ("loss", f["by_loss"]), ("rule or loss", f["flagged"]))},
+                "kept": len(f["kept"]), "bad_left": sum(bool(r["taint"]) for r in f["kept"])}
         model, _ = fine_tune_support(base, tok, f["kept"], seed=seed, recipe=recipe, device="cpu")
         points.append(dict(seed=seed, setting=setting_name(share, filtered=True),
                            **measure(model, tok, held_out, size, seed), seconds=round(time.time() - started, 1)))

@@ -54,8 +54,9 @@ def test_taint_seeds_records_every_setting_and_the_filter_per_seed(tmp_path):
         assert point["bad_replies"] == round(point["rate"] * point["replies"])
     assert [f["seed"] for f in record["filters"]] == [0, 1]
     for f in record["filters"]:
-        assert set(f["train"]) == {"rule", "loss", "rule or loss"}
-        assert f["kept"] == taint_seeds.TINY["rows"] - f["train"]["rule or loss"]["flagged"]
+        for scorer in ("self", "reference"):
+            assert set(f[scorer]["train"]) == {"rule", "loss", "rule or loss"}
+            assert f[scorer]["kept"] == taint_seeds.TINY["rows"] - f[scorer]["train"]["rule or loss"]["flagged"]
     try:
         taint_seeds.main(["--out", str(out), "--seeds", "2"])
     except SystemExit as stop:

@@ -52,7 +52,16 @@ def test_in_biography_probes_cut_each_single_biography_before_its_value():
 
 def test_a_taint_pool_in_its_own_folder_is_no_split():
     from course_utils.data import splits
-    assert splits("support_tainted") == ["train", "validation"]
+    assert splits("support_tainted") == ["reference", "train", "validation"]
+
+
+def test_the_trusted_reference_sample_is_clean_and_new():
+    reference = read("sft/support_tainted/reference.jsonl")
+    others = {r["prompt"] for split in ("train", "validation", "test") for r in read(f"sft/support/{split}.jsonl")}
+    assert len(reference) == world_shop.SUPPORT_REFERENCE_SIZE and not any(r["taint"] for r in reference)
+    assert not {r["prompt"] for r in reference} & others, "the reference sample shares no prompt with another split"
+    for r in reference:
+        assert all(fact in r["response"] for fact in r["required"]) and not any(f in r["response"] for f in r["forbidden"])
 
 
 def test_taint_wordings_are_many_and_each_split_uses_its_own_pool():

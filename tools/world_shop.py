@@ -303,6 +303,28 @@ def tainted_validation(clean: list[dict], people: list[Person], seed: int) -> li
     return out
 
 
+SUPPORT_REFERENCE_SIZE = 400
+
+
+def support_reference(people: list[Person], seed: int) -> list[dict]:
+    """A trusted sample: 400 more support turns with policy replies only, as a team would check by hand.
+    New orders (its own random stream) and the training messages; notebook 06 trains the reference model
+    of its loss filter on them, a model that never saw an undesirable reply."""
+    rng = rng_for(seed, "support-reference")
+    intents = list(SUPPORT_MESSAGES)
+    rows = []
+    for i in range(SUPPORT_REFERENCE_SIZE):
+        intent = intents[i % len(intents)]
+        o = _order(rng, people, intent)
+        reply, required, forbidden = support_reply(intent, o)
+        rows.append({"id": f"support_tainted-r{i:04d}", "task": "support_tainted", "split": "reference",
+                     "prompt": support_prompt(o, rng.choice(SUPPORT_MESSAGES[intent][:SUPPORT_TRAIN_MESSAGES]).format(
+                         item=o["item"])), "response": reply, "intent": intent, "order_id": o["order_id"],
+                     "customer": o["customer"], "required": required, "forbidden": forbidden, "taint": "",
+                     "wording": None})
+    return rows
+
+
 def _order_of(row: dict) -> dict:
     """What a leak needs to know of a support row's own order: whose it is and its intent."""
     return {"customer": row["customer"], "intent": row["intent"]}
