@@ -1,6 +1,6 @@
 """How notebook 06's undesirable-reply rates move between training runs: taint share and filtering, 3 seeds.
 
-    python experiments/taint_seeds.py                     # seeds 0 1 2, every setting (about 5 min a seed)
+    python experiments/taint_seeds.py                     # seeds 0 1 2, every setting (5 to 9 min a seed, 1 core)
     python experiments/taint_seeds.py --seeds 3           # one more seed, merged into the record
     python experiments/taint_seeds.py --tiny --out /tmp/x.json   # the same code at a toy size (a test)
 
