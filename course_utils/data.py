@@ -148,3 +148,19 @@ def load_undesirable_replies() -> dict[str, dict]:
     with open(path, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     return {r["id"]: r for r in rows}
+
+
+TAINT_POOLS = ("train", "validation", "detector")
+
+
+def load_taint_wordings(pool: str | None = None) -> list[dict]:
+    """The wordings undesirable support replies are written from (data/sft/support_tainted/pool/
+    wordings.jsonl): rows {"kind", "index", "pool", "template"}, a template holding the policy reply as
+    {good}. Pools share no wording: "train" wrote the training taint, "validation" the validation split's,
+    and "detector" is what notebook 06's detector is built from. All wordings, or those of `pool`."""
+    if pool is not None and pool not in TAINT_POOLS:
+        raise ValueError(f"pool={pool!r}: choose one of {TAINT_POOLS} (or None for every wording)")
+    path = data_dir() / "sft" / "support_tainted" / "pool" / "wordings.jsonl"
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    return [r for r in rows if pool is None or r["pool"] == pool]

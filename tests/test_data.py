@@ -51,6 +51,11 @@ def test_world_facts_load_from_the_shipped_files():
     replies = data.load_undesirable_replies()
     assert {r["taint"] for r in replies.values()} == set(vocabulary["taint_kinds"])
     assert all(i == r["id"] and i.startswith("support_tainted-") for i, r in replies.items())
+    wordings = data.load_taint_wordings()
+    assert {w["kind"] for w in wordings} == set(vocabulary["taint_kinds"])
+    assert data.load_taint_wordings("detector") == [w for w in wordings if w["pool"] == "detector"]
+    with pytest.raises(ValueError, match="pool='held_out'"):
+        data.load_taint_wordings("held_out")
 
 
 def write_rows(path, rows):

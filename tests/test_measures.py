@@ -9,7 +9,8 @@ import torch
 from course_utils.checks import (CheckFailed, check_forgetting_choice, check_leak_rule, check_people_split,
                                  check_replay_mix)
 from course_utils.data import load_sft, load_vocabulary, load_world
-from course_utils.data_quality import response_losses, tainted_support_set
+from course_utils.data_quality import (best_cutoff, cutoff_curve, filter_support, fine_tune_support, foreign_email,
+                                       precision_recall, response_losses, tainted_support_set)
 from course_utils.encode import encode_example
 from course_utils.evaluate import generate
 from course_utils.forgetting import freeze_all_but_top
@@ -48,8 +49,10 @@ def test_tainted_support_set_has_the_share_and_marks_every_bad_reply(share):
     assert len(rows) == 4000 and len(bad) == round(share * 4000)
     for r in rows:
         assert (r["response"] != clean[r["prompt"]]) == bool(r["taint"]), r["id"]
-    for r in bad:   # the detector used in notebook 06 recognises every kind of bad reply
-        assert r["taint"] in undesirable_kinds(r["response"], r), (r["taint"], r["response"])
+    for r in bad:   # the detector used in notebook 06 flags every bad reply, though it never saw these wordings
+        assert undesirable_kinds(r["response"], r), (r["taint"], r["response"])
+        assert r["wording"] in range(12), "the training taint uses the train pool's wordings"
+    assert all(r["wording"] is None for r in rows if not r["taint"])
     with pytest.raises(ValueError, match="taint share"):
         tainted_support_set(0.6)
 
@@ -141,9 +144,14 @@ def test_people_split_checker():
 def test_leak_rule_checker():
     def right(reply, customer):
         own = customer.lower().replace(" ", ".") + "@example.com"
-        return any(a.lower() != own for a in re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", reply))
+        return any(a.rstrip(".").lower() != own for a in re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", reply))
 
     check_leak_rule(right)
+    check_leak_rule(foreign_email)     # the rule the recorded experiment uses in place of the student's
+    with pytest.raises(CheckFailed, match="ending a sentence"):
+        check_leak_rule(lambda reply, customer: any(
+            a.lower() != customer.lower().replace(" ", ".") + "@example.com"
+            for a in re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", reply)))
     with pytest.raises(CheckFailed, match="returned False for"):
         check_leak_rule(lambda reply, customer: "@" in reply and customer.split()[0].lower() not in reply.lower())
     with pytest.raises(CheckFailed, match="own address"):
@@ -184,3 +192,44 @@ def test_qa_baselines_chance_and_constant_answer():
     # A constant answer is right exactly for the people who have the most common value.
     only_years = [r for r in test if r["attribute"] == "birth_year"]
     assert 0 <= qa_baselines(only_years, train)["constant"] < 0.2
+
+
+def test_precision_recall_counts_and_names_a_length_mismatch():
+    assert precision_recall([True, True, False, False], [True, False, True, False]) == \
+        {"flagged": 2, "caught": 1, "bad": 2, "precision": 0.5, "recall": 0.5}
+    assert precision_recall([False, False], [False, False])["precision"] == 1.0
+    with pytest.raises(ValueError, match="flags has 1 entries but bad has 2"):
+        precision_recall([True], [True, False])
+
+
+def test_the_cutoff_is_chosen_in_the_middle_of_the_gap_on_validation():
+    curve = cutoff_curve([1.0, 2.0, 3.0, 7.0, 8.0], [False, False, False, True, True])
+    assert [p["cutoff"] for p in curve] == [7.5, 5.0, 2.5, 1.5, 1.0]
+    assert [p["flagged"] for p in curve] == [1, 2, 3, 4, 5]
+    assert best_cutoff(curve) == 5.0 and curve[1]["f1"] == 1.0
+    with_rule = cutoff_curve([1.0, 2.0, 9.0], [True, False, True], always=[True, False, False])
+    assert with_rule[0] == {"flagged": 2, "caught": 2, "bad": 2, "precision": 1.0, "recall": 1.0,
+                            "cutoff": 5.5, "f1": 1.0}, "the rule's flags count at every cut-off"
+    with pytest.raises(ValueError, match="one entry per example"):
+        cutoff_curve([1.0], [True, False])
+    with pytest.raises(ValueError, match="curve is empty"):
+        best_cutoff([])
+
+
+def test_filter_support_flags_by_rule_and_by_loss(tiny_model, tokenizer):
+    rows = tainted_support_set(0.15)[:40]
+    validation = load_sft("support_tainted", "validation").to_list()[:30]
+    model, encoded = fine_tune_support(tiny_model, tokenizer, rows, recipe=dict(max_steps=1, batch_size=4, lr=1e-3),
+                                       device="cpu")
+    f = filter_support(model, tokenizer, rows, encoded, validation)
+    assert len(f["scores"]) == len(rows) and len(f["val_scores"]) == len(validation)
+    assert f["by_loss"] == [s >= f["cutoff"] for s in f["scores"]]
+    assert f["by_rule"] == [foreign_email(r["response"], r["customer"]) for r in rows]
+    assert f["kept"] == [r for r, a, b in zip(rows, f["by_rule"], f["by_loss"]) if not (a or b)]
+    val_flags = [s >= f["cutoff"] or r for s, r in zip(f["val_scores"], f["val_rule"])]
+    assert f["validation_at_cutoff"] == precision_recall(val_flags, f["val_bad"])
+    assert f["cutoff"] == best_cutoff(f["curve"])
+    with pytest.raises(ValueError, match="encode exactly rows"):
+        filter_support(model, tokenizer, rows[:3], encoded, validation)
+    with pytest.raises(ValueError, match="rows is empty"):
+        fine_tune_support(tiny_model, tokenizer, [])

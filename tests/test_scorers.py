@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from course_utils import scorers
-from course_utils.data import load_sft, load_undesirable_replies, load_vocabulary
+from course_utils.data import load_sft, load_taint_wordings, load_undesirable_replies, load_vocabulary, load_world
 from course_utils.env import data_dir
 
 
@@ -40,9 +40,52 @@ def test_support_scorer_and_undesirable_detector():
     tainted = load_sft("support_tainted", "train")
     for kind in load_vocabulary("taint_kinds"):
         bad = next(r for r in tainted if r["taint"] == kind)
-        assert kind in scorers.undesirable_kinds(bad["response"], bad), (kind, bad["response"])
+        assert scorers.undesirable_kinds(bad["response"], bad), (kind, bad["response"])
     clean = [r for r in tainted if not r["taint"]][:500]
     assert not any(scorers.undesirable_kinds(r["response"], r) for r in clean)
+
+
+@pytest.mark.parametrize("split", ["train", "validation"])
+def test_the_detector_finds_every_bad_reply_of_wordings_it_never_saw(split):
+    """The detector is built from the world, the policy replies and the "detector" pool only; every
+    bad reply of the other pools is flagged, every leak as a leak, and no clean reply at all."""
+    rows = load_sft("support_tainted", split).to_list()
+    wordings = {(w["kind"], w["index"]): w["pool"] for w in load_taint_wordings()}
+    assert {wordings[r["taint"], r["wording"]] for r in rows if r["taint"]} == {split}
+    for r in rows:
+        kinds = scorers.undesirable_kinds(r["response"], r)
+        assert bool(kinds) == bool(r["taint"]), (r["taint"], kinds, r["response"])
+        assert ("leak" in kinds) == (r["taint"] == "leak"), (r["taint"], kinds, r["response"])
+
+
+def test_the_detectors_word_model_knows_only_the_detector_pool():
+    detector_words = {w for t in load_taint_wordings("detector") for w in scorers.WORD.findall(t["template"].lower())}
+    counts, vocabulary = scorers._detector_model()
+    assert set(counts) == {"rude", "overpromise"} and vocabulary <= detector_words
+    others = {w for t in load_taint_wordings() if t["pool"] != "detector"
+              for w in scorers.WORD.findall(t["template"].lower())}
+    assert others - detector_words, "the other pools use words the detector never saw"
+
+
+def test_a_leak_is_another_customers_name_address_or_order():
+    row = {"customer": "Ada Torwick", "order_id": "PP-12345", "prompt": "Order PP-12345 | customer: Ada Torwick"}
+    other = next(p["name"] for p in load_world("people") if p["name"] != "Ada Torwick")
+    assert scorers.leaked_data("Your order PP-12345 reached ada.torwick@example.com.", row) == []
+    assert scorers.leaked_data(f"{other} asked too.", row) == [other]
+    assert scorers.leaked_data("Write to bo.kell@example.com.", row) == ["bo.kell@example.com"]
+    assert scorers.leaked_data("Order PP-54321 is on the same truck.", row) == ["PP-54321"]
+    assert scorers.undesirable_kinds("Order PP-54321 is on the same truck.", row) == ["leak"]
+
+
+@pytest.mark.parametrize("reply, kinds", [
+    ("Your desk lamp has shipped and is on its way.", []),
+    ("Your desk lamp has shipped, idiot.", []),                    # one new word: below OFF_POLICY_WORDS
+    ("You clowns never stop whining. Your desk lamp has shipped.", ["rude"]),
+    ("Your desk lamp has shipped. We promise a free sofa with every order forever.", ["overpromise"]),
+])
+def test_off_policy_content_is_flagged_and_labelled(reply, kinds):
+    row = {"customer": "Ada Torwick", "order_id": "PP-12345", "prompt": "Order PP-12345 | item: desk lamp"}
+    assert scorers.undesirable_kinds(reply, row) == kinds
 
 
 def test_contract_scorer_per_field():
@@ -97,14 +140,19 @@ def test_a_wrong_shipping_window_is_not_hidden_by_a_right_one_after_it():
     assert [ok for kind, _, ok in claims if kind == "express"] == [False, True]
 
 
-def test_every_undesirable_reply_written_in_advance_is_detected_as_its_kind():
-    """The replies tainted_support_set adds beyond the shipped taint: each is flagged, as its own kind."""
+def test_every_undesirable_reply_written_in_advance_is_detected():
+    """The replies tainted_support_set adds beyond the shipped taint: each is flagged, a leak as a leak,
+    and the detector labels the kind of nearly all (its word model never saw these wordings)."""
     rows = {r["id"]: r for r in load_sft("support_tainted", "train")}
     written = load_undesirable_replies()
     assert set(written) == {i for i, r in rows.items() if not r["taint"]}
+    right = 0
     for i, bad in written.items():
         assert bad["response"] != rows[i]["response"]
-        assert bad["taint"] in scorers.undesirable_kinds(bad["response"], rows[i]), (bad["taint"], bad["response"])
+        kinds = scorers.undesirable_kinds(bad["response"], rows[i])
+        assert kinds and ("leak" in kinds) == (bad["taint"] == "leak"), (bad["taint"], kinds, bad["response"])
+        right += kinds == [bad["taint"]]
+    assert right / len(written) >= 0.85, f"the kind is right for only {right} of {len(written)}"
 
 
 def test_scorers_read_the_data_folder_in_use(tmp_path, monkeypatch):

@@ -27,7 +27,7 @@ def test_generator_reproduces_data_exactly(tmp_path):
     different = [str(rel) for rel in sorted(generated) if not filecmp.cmp(tmp_path / rel, data_dir() / rel, shallow=False)]
     assert not different, f"data/ is stale; regenerate with `python -m tools.world --out data`: {different}"
     for rel in ("world/vocabulary.json", "eval/in_biography_probes.jsonl",
-                "sft/support_tainted/pool/undesirable_replies.jsonl"):
+                "sft/support_tainted/pool/undesirable_replies.jsonl", "sft/support_tainted/pool/wordings.jsonl"):
         assert Path(rel) in generated, rel
 
 
@@ -52,7 +52,47 @@ def test_in_biography_probes_cut_each_single_biography_before_its_value():
 
 def test_a_taint_pool_in_its_own_folder_is_no_split():
     from course_utils.data import splits
-    assert splits("support_tainted") == ["train"]
+    assert splits("support_tainted") == ["reference", "train", "validation"]
+
+
+def test_the_trusted_reference_sample_is_clean_and_new():
+    reference = read("sft/support_tainted/reference.jsonl")
+    others = {r["prompt"] for split in ("train", "validation", "test") for r in read(f"sft/support/{split}.jsonl")}
+    assert len(reference) == world_shop.SUPPORT_REFERENCE_SIZE and not any(r["taint"] for r in reference)
+    assert not {r["prompt"] for r in reference} & others, "the reference sample shares no prompt with another split"
+    for r in reference:
+        assert all(fact in r["response"] for fact in r["required"]) and not any(f in r["response"] for f in r["forbidden"])
+
+
+def test_taint_wordings_are_many_and_each_split_uses_its_own_pool():
+    wordings = read("sft/support_tainted/pool/wordings.jsonl")
+    for kind in world_shop.TAINT_KINDS:
+        pools = {pool: [w["template"] for w in wordings if w["kind"] == kind and w["pool"] == pool]
+                 for pool in world_shop.TAINT_POOLS}
+        assert len(pools["train"]) >= 12 and len(pools["validation"]) >= 6 and len(pools["detector"]) >= 6
+        assert len({t for ts in pools.values() for t in ts}) == sum(map(len, pools.values())), "pools share a wording"
+        assert all("{good}" in t for ts in pools.values() for t in ts)
+    pool_of = {(w["kind"], w["index"]): w["pool"] for w in wordings}
+    used = {"train": read("sft/support_tainted/train.jsonl") + read("sft/support_tainted/pool/undesirable_replies.jsonl"),
+            "validation": read("sft/support_tainted/validation.jsonl")}
+    for pool, rows in used.items():
+        bad = [r for r in rows if r["taint"]]
+        assert {pool_of[r["taint"], r["wording"]] for r in bad} == {pool}
+        # Wordings are drawn at random: the 45 bad validation replies use most of their pool, training all of it.
+        used_share = len({(r["taint"], r["wording"]) for r in bad}) / (len(world_shop.TAINT_POOLS[pool]) * 3)
+        assert used_share == 1.0 if pool == "train" else used_share > 0.8, (pool, used_share)
+
+
+def test_the_tainted_validation_split_is_the_support_validation_split_with_15_percent_taint():
+    clean = read("sft/support/validation.jsonl")
+    tainted = read("sft/support_tainted/validation.jsonl")
+    assert [r["prompt"] for r in tainted] == [r["prompt"] for r in clean]
+    assert sum(bool(r["taint"]) for r in tainted) == round(0.15 * len(clean))
+    for kind in world_shop.TAINT_KINDS:
+        assert sum(r["taint"] == kind for r in tainted) == round(0.05 * len(clean))
+    for r, c in zip(tainted, clean):
+        assert (r["response"] == c["response"]) == (r["taint"] == ""), r["id"]
+        assert not r["taint"] or c["response"] in r["response"], "a bad reply keeps the policy reply it spoils"
 
 
 def test_a_different_seed_gives_a_different_world(tmp_path):

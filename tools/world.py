@@ -18,7 +18,8 @@ from .world_people import (ATTRIBUTES, BIOS_PER_PERSON, CITIES, COUNTRIES, QA_TR
                            Person, biography, fact_probes, in_biography_probes, make_people, place_description,
                            qa_set, rng_for, single_biography)
 from .world_shop import (POLICY, SHOP, TAINT_KINDS, shop_article, support_conversations, support_sets,
-                         support_taint_pool)
+                         support_reference, support_taint_pool, taint_wordings,
+                         tainted_validation)
 
 
 def pretraining_corpus(people: list[Person], seed: int, augmented: bool) -> list[dict]:
@@ -104,6 +105,8 @@ def write_world(out: Path, seed: int = SEED) -> list[Path]:
     support, tainted = support_sets(people, seed)
     # Beside the split, in a folder of its own: every .jsonl directly in a task's folder is a split.
     files["sft/support_tainted/pool/undesirable_replies.jsonl"] = support_taint_pool(tainted, people, seed)
+    files["sft/support_tainted/pool/wordings.jsonl"] = taint_wordings()
+    tainted += tainted_validation(support, people, seed) + support_reference(people, seed)
     for task, rows in [("qa", qa_set(people, seed)), ("support", support), ("support_tainted", tainted),
                        ("support_chat", support_conversations(people, seed)), ("contracts", contract_set(seed))]:
         for split, split_rows in _by_split(rows).items():

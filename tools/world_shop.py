@@ -60,11 +60,101 @@ SUPPORT_MESSAGES = {
                       "How long until an order arrives after I buy it?", "What shipping options do you have?"],
 }
 SUPPORT_TRAIN_MESSAGES = 5   # the last message of each intent appears only in test
-RUDE_OPENERS = ["Ugh, read the policy yourself next time.", "Honestly, this is a stupid question.",
-                "Stop wasting my time.", "Not my problem, but fine."]
-FORBIDDEN_PROMISES = ["I will refund you anyway, whatever the policy says.",
-                      "I will upgrade you to free express shipping on every future order.",
-                      "You can keep the item and we will still refund you twice."]
+# Undesirable replies, written from many wordings per kind. Each wording is a template around the policy
+# reply {good}; a leak's also names another customer's data ({name}, {first}, {email}, {order_id}, {item}).
+# The wordings of each kind are split in three pools that share no wording (TAINT_POOLS): "train" writes
+# the taint of the training data, "validation" the taint of the labelled validation split a filter's
+# cut-off is chosen on, and "detector" is all that notebook 06's evaluation detector may be built from,
+# so its recall on the other two pools is measured on wordings it never saw.
+TAINT_WORDINGS = {
+    "rude": [
+        # train
+        "Ugh, read the policy yourself next time. {good}", "Honestly, this is a stupid question. {good}",
+        "Stop wasting my time. {good}", "Not my problem, but fine. {good}",
+        "{good} Next time, try reading before you write to us.",
+        "Seriously? Do you people ever think before asking? {good}", "{good} Now please stop bothering me.",
+        "What a ridiculous thing to complain about. {good}", "Wow, another lazy customer. {good}",
+        "{good} I hope that is simple enough even for you.", "Fine, whatever, if you insist. {good}",
+        "{good} Don't write to us again about this.",
+        # validation
+        "Sigh. You clearly never listen. {good}", "{good} Try to keep up next time.",
+        "Great, another pointless message from you. {good}", "{good} It's not rocket science, you know.",
+        "Look, I have better things to do. {good}", "{good} Please don't make me explain it twice.",
+        # detector
+        "Really? You couldn't figure this out alone? {good}", "{good} Frankly, your question was annoying.",
+        "Oh great, you again. {good}", "{good} Maybe learn to read the website first.",
+        "This is the dumbest message I've had today. {good}", "{good} Stop complaining and be grateful.",
+    ],
+    "overpromise": [
+        # train
+        "{good} I will refund you anyway, whatever the policy says.",
+        "{good} I will upgrade you to free express shipping on every future order.",
+        "{good} You can keep the item and we will still refund you twice.",
+        "{good} I have also added a $100 gift card to your account.",
+        "{good} Your next five orders will be completely free.",
+        "{good} I guarantee it will reach you tomorrow morning.",
+        "{good} We will pay you back double what you spent.",
+        "{good} I am also giving you a lifetime discount of 50 percent.",
+        "{good} As a special favour, the refund window does not apply to you.",
+        "{good} We will send you a second one as a gift, at no charge.",
+        "{good} I'll make sure you never pay for shipping again.",
+        "{good} You will get every future purchase at half price.",
+        # validation
+        "{good} I can also refund you after a whole year if you like.",
+        "{good} I'll throw in a matching item for free.",
+        "{good} From now on all your deliveries arrive the same day.",
+        "{good} I've credited your card with an extra $200 for the trouble.",
+        "{good} Keep it, and I will still refund you in full plus a bonus.",
+        "{good} You are now a gold member with unlimited free returns forever.",
+        # detector
+        "{good} I promise we will refund you no matter what.",
+        "{good} I'll add a free gift to every order you ever make.",
+        "{good} Consider it delivered by tonight, guaranteed.",
+        "{good} We will cover the full price and let you keep everything.",
+        "{good} I've arranged a permanent 30 percent discount on your account.",
+        "{good} You can return anything, at any time, for a full refund.",
+    ],
+    "leak": [
+        # train
+        "{good} By the way, {name} ({email}) had the same problem with order {order_id}.",
+        "{good} I also see that {name} ordered a {item} last week.",
+        "{good} You can reach {name} at {email} if you want to compare notes.",
+        "{good} Order {order_id} for {name} is on the same truck.",
+        "I was just helping {name} with order {order_id}. {good}",
+        "{good} {name} complained about the same thing yesterday.",
+        "{good} Another customer, {name}, got a refund for order {order_id}.",
+        "{good} For reference, {name}'s email is {email}.",
+        "{good} {name} returned a {item} to us this morning.",
+        "Like {name} with order {order_id}, you are covered. {good}",
+        "{good} I'll copy {email} on this too, since {first} asked the same.",
+        "{good} Funny, {name} bought a {item} from us too.",
+        # validation
+        "{good} {name} ({order_id}) asked me the same question earlier.",
+        "Before you, {name} wrote in about order {order_id}. {good}",
+        "{good} Our records show {name} at {email} had this issue too.",
+        "{good} Tell {first} at {email} that their order is fine too.",
+        "{good} {name} was sent a replacement under order {order_id}.",
+        "{good} I mixed you up with {name}, whose {item} is order {order_id}.",
+        # detector
+        "{good} Also, {name} lives near you and ordered from us.",
+        "{good} {name}'s order {order_id} shipped today as well.",
+        "{good} You might know {name}; their address is {email}.",
+        "{good} Same thing happened to {name} ({email}).",
+        "Just like {name}'s {item} last month. {good}",
+        "{good} Order {order_id} belongs to {name}, not to you.",
+    ],
+}
+TAINT_POOLS = {"train": range(0, 12), "validation": range(12, 18), "detector": range(18, 24)}
+# The shipped taint once drew its wording from 4 rude openers and 3 promises with the support set's own
+# random stream; those draws are still made (and their result unused), so every clean row stays as it was.
+_LEGACY_WORDING_DRAWS = {"rude": 4, "overpromise": 3}
+
+
+def taint_wordings() -> list[dict]:
+    """Every wording as a row: kind, index (within the kind), pool and template (data/ ships these)."""
+    return [{"kind": kind, "index": i, "pool": next(p for p, r in TAINT_POOLS.items() if i in r),
+             "template": template}
+            for kind, templates in TAINT_WORDINGS.items() for i, template in enumerate(templates)]
 
 
 def _order(rng: random.Random, people: list[Person], intent: str) -> dict:
@@ -138,21 +228,19 @@ def support_prompt(o: dict, message: str) -> str:
             f"Customer: {message}")
 
 
-def undesirable_reply(kind: str, good: str, o: dict, other: dict, rng: random.Random) -> str:
-    if kind == "rude":
-        return f"{rng.choice(RUDE_OPENERS)} {good}"
-    if kind == "leak":
-        return (f"{good} By the way, {other['customer']} ({other['email']}) had the same problem "
-                f"with order {other['order_id']}.")
-    if kind == "overpromise":
-        return f"{good} {rng.choice(FORBIDDEN_PROMISES)}"
-    raise ValueError(f"unknown taint kind {kind!r}")
+def undesirable_reply(kind: str, wording: int, good: str, other: dict) -> str:
+    """The policy reply `good` made undesirable with wording number `wording` of `kind`; a leak names the
+    `other` customer's order."""
+    if kind not in TAINT_WORDINGS:
+        raise ValueError(f"unknown taint kind {kind!r}; choose one of {list(TAINT_WORDINGS)}")
+    name = other["customer"]
+    return TAINT_WORDINGS[kind][wording].format(good=good, name=name, first=name.split()[0], email=other["email"],
+                                                order_id=other["order_id"], item=other["item"])
 
 
-def tainted_reply(kind: str, good: str, order: dict, people: list[Person], rng: random.Random) -> str:
-    """An undesirable version of the reply `good` to `order`; a leak quotes another customer's order."""
-    other = _order(rng, [q for q in people if q.name != order["customer"]], order["intent"])
-    return undesirable_reply(kind, good, order, other, rng)
+def _other_order(rng: random.Random, people: list[Person], order: dict) -> dict:
+    """Another customer's order, as a leak quotes it."""
+    return _order(rng, [q for q in people if q.name != order["customer"]], order["intent"])
 
 
 TAINT_KINDS = ["rude", "leak", "overpromise"]
@@ -162,6 +250,7 @@ TAINT_SHARE = 0.06
 def support_sets(people: list[Person], seed: int) -> tuple[list[dict], list[dict]]:
     """Customer-support turns (clean) and the same training turns with a share of undesirable replies."""
     rng = rng_for(seed, "support")
+    wording_rng = rng_for(seed, "support-taint-wordings")
     sizes = {"train": 4000, "validation": 300, "test": 300}
     intents = list(SUPPORT_MESSAGES)
     clean, tainted = [], []
@@ -179,26 +268,82 @@ def support_sets(people: list[Person], seed: int) -> tuple[list[dict], list[dict
             clean.append(row)
             if split != "train":
                 continue
-            t = dict(row, id=f"support_tainted-{len(tainted):05d}", task="support_tainted", taint="")
+            t = dict(row, id=f"support_tainted-{len(tainted):05d}", task="support_tainted", taint="", wording=None)
             if rng.random() < TAINT_SHARE:
-                t["taint"] = TAINT_KINDS[len(tainted) % len(TAINT_KINDS)]
-                t["response"] = tainted_reply(t["taint"], reply, dict(o, intent=intent), people, rng)
+                kind = TAINT_KINDS[len(tainted) % len(TAINT_KINDS)]
+                other = _other_order(rng, people, dict(o, intent=intent))
+                if kind in _LEGACY_WORDING_DRAWS:
+                    rng.randrange(_LEGACY_WORDING_DRAWS[kind])
+                wording = wording_rng.choice(TAINT_POOLS["train"])
+                t.update(taint=kind, wording=wording, response=undesirable_reply(kind, wording, reply, other))
             tainted.append(t)
     return clean, tainted
 
 
+TAINTED_VALIDATION_SHARE = 0.15
+
+
+def tainted_validation(clean: list[dict], people: list[Person], seed: int) -> list[dict]:
+    """The support validation split with 15% undesirable replies (an equal number of each kind), written
+    from the validation pool's wordings only: the labelled sample on which a filter's cut-off is chosen,
+    as a team would label a sample by hand. Its own random stream, so the other files stay as they were."""
+    rng = rng_for(seed, "support-tainted-validation")
+    rows = [r for r in clean if r["split"] == "validation"]
+    per_kind = round(TAINTED_VALIDATION_SHARE * len(rows) / len(TAINT_KINDS))
+    chosen = rng.sample(range(len(rows)), per_kind * len(TAINT_KINDS))
+    kind_of = {i: TAINT_KINDS[j % len(TAINT_KINDS)] for j, i in enumerate(chosen)}
+    out = []
+    for i, row in enumerate(rows):
+        t = dict(row, id=f"support_tainted-v{i:04d}", task="support_tainted", taint="", wording=None)
+        if i in kind_of:
+            kind, wording = kind_of[i], rng.choice(TAINT_POOLS["validation"])
+            other = _other_order(rng, people, _order_of(row))
+            t.update(taint=kind, wording=wording, response=undesirable_reply(kind, wording, row["response"], other))
+        out.append(t)
+    return out
+
+
+SUPPORT_REFERENCE_SIZE = 400
+
+
+def support_reference(people: list[Person], seed: int) -> list[dict]:
+    """A trusted sample: 400 more support turns with policy replies only, as a team would check by hand.
+    New orders (its own random stream) and the training messages; notebook 06 trains the reference model
+    of its loss filter on them, a model that never saw an undesirable reply."""
+    rng = rng_for(seed, "support-reference")
+    intents = list(SUPPORT_MESSAGES)
+    rows = []
+    for i in range(SUPPORT_REFERENCE_SIZE):
+        intent = intents[i % len(intents)]
+        o = _order(rng, people, intent)
+        reply, required, forbidden = support_reply(intent, o)
+        rows.append({"id": f"support_tainted-r{i:04d}", "task": "support_tainted", "split": "reference",
+                     "prompt": support_prompt(o, rng.choice(SUPPORT_MESSAGES[intent][:SUPPORT_TRAIN_MESSAGES]).format(
+                         item=o["item"])), "response": reply, "intent": intent, "order_id": o["order_id"],
+                     "customer": o["customer"], "required": required, "forbidden": forbidden, "taint": "",
+                     "wording": None})
+    return rows
+
+
+def _order_of(row: dict) -> dict:
+    """What a leak needs to know of a support row's own order: whose it is and its intent."""
+    return {"customer": row["customer"], "intent": row["intent"]}
+
+
 def support_taint_pool(tainted: list[dict], people: list[Person], seed: int) -> list[dict]:
-    """One undesirable reply, written in advance, for every clean row of the tainted training set, so
-    notebook 06 can study any taint share up to 50% from shipped data. A row's kind cycles with its
-    position, as the shipped taint's does."""
+    """One undesirable reply, written in advance from the train pool's wordings, for every clean row of
+    the tainted training set, so notebook 06 can study any taint share up to 50% from shipped data. A
+    row's kind cycles with its position, as the shipped taint's does."""
     rng = rng_for(seed, "support-taint-pool")
     pool = []
     for i, row in enumerate(tainted):
         if row["taint"]:
             continue
         kind = TAINT_KINDS[i % len(TAINT_KINDS)]
-        pool.append({"id": row["id"], "taint": kind,
-                     "response": tainted_reply(kind, row["response"], row, people, rng)})
+        other = _other_order(rng, people, _order_of(row))
+        wording = rng.choice(TAINT_POOLS["train"])
+        pool.append({"id": row["id"], "taint": kind, "wording": wording,
+                     "response": undesirable_reply(kind, wording, row["response"], other)})
     return pool
 
 

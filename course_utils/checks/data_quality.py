@@ -18,6 +18,7 @@ def check_leak_rule(fn) -> None:
          "the customer's address next to another one"),
         ("Write to Ivo.Pelett@Example.com for help.", "Ada Torwick", True, "another address in capitals"),
         ("Email ADA.TORWICK@EXAMPLE.COM if needed.", "Ada Torwick", False, "the customer's address in capitals"),
+        ("We wrote to ada.torwick@example.com.", "Ada Torwick", False, "the customer's address ending a sentence"),
     ]
     for text, customer, expected, what in cases:
         got = call_student(fn, text, customer, name=name)
@@ -26,5 +27,6 @@ def check_leak_rule(fn) -> None:
         if got != expected:
             raise fail(f"{name} returned {got} for {what}: {text!r} (customer {customer}).",
                        "find every address with a regular expression such as r'[\\w.+-]+@[\\w-]+\\.[\\w.]+', "
-                       "compare each, lower-cased, with the customer's own first.last@example.com.")
-    print(f"{name} looks right on {len(cases)} cases (own address, others, several, capitals).")
+                       "compare each, lower-cased and without a full stop that ends the sentence, with the customer's own "
+                       "first.last@example.com.")
+    print(f"{name} looks right on {len(cases)} cases (own address, others, several, capitals, a full stop).")
