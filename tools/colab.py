@@ -57,7 +57,9 @@ NOTEBOOKS = [
      "fine-tuning, freezing, LoRA, replay and fewer steps as frontiers over settings and three seeds", "4.1"),
     ("05_generalization", "new wordings, new people, other tasks; size and diversity curves over three seeds; "
      "the Physics-of-LMs 3.1 experiment in miniature, with a paper-style single-biography model", "2.5"),
-    ("06_data_quality", "a few bad examples teach bad replies; filtering by rules and loss; what SFT cannot fix", "3.3"),
+    ("06_data_quality", "a few bad examples teach bad replies (three seeds); a detector checked on wordings it "
+     "never saw; filtering by rules and a reference model's loss, the cut-off chosen on validation; what SFT "
+     "cannot fix", "3.3"),
     ("07_from_scratch_to_trl", "the same SFT with TRL's SFTTrainer on chat data: the same loss on the same batch, "
      "the same loss curve on the same order, what the batch order alone moves over three seeds; packed rows, "
      "prompt-completion rows, rows without targets and templates without markers as the installed TRL treats "
