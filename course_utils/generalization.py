@@ -20,12 +20,49 @@ from .scorers import score_qa
 from .train import TrainConfig, train_sft
 
 QA_RUN = TrainConfig(max_steps=80, batch_size=16, lr=1e-3)      # notebook 05's budget for one QA run
+SCHEDULES = ("steps", "epochs")     # how a size curve holds the budget equal: in steps, or in passes over the set
+WITHIN_TASK = {"seen people, seen wording": "validation",    # a training person and attribute, asked again
+               "seen people, new wording": "test_phrasings",  # question wordings never in SFT
+               "new people": "test_people"}                   # people never in SFT, known from pre-training
 
 
 def sample_rows(task: str, split: str, n: int, seed: int = 0) -> list[dict]:
     """A fixed random sample of a split (the whole split when n is larger)."""
     rows = load_sft(task, split).to_list()
     return rows if n >= len(rows) else random.Random(seed).sample(rows, n)
+
+
+def within_task_tests(n: int = 300) -> dict[str, list[dict]]:
+    """Notebook 05's three within-task tests, a fixed sample of `n` rows each (the notebook and the
+    recorded sweeps score the very same rows)."""
+    return {name: sample_rows("qa", split, n) for name, split in WITHIN_TASK.items()}
+
+
+def wording_tests(n_per_wording: int = 100, seed: int = 0) -> dict[int, list[dict]]:
+    """Questions about seen people, grouped by question wording (the row's `phrasing` index). Wordings
+    below `qa_train_phrasings` come from the validation split (a trained person and attribute, asked in a
+    wording the full training set uses, though not for that pair); the others from `test_phrasings`
+    (wordings no training set uses). Whether a model saw a wording depends on its training subset."""
+    by_wording: dict[int, list[dict]] = {}
+    for split in ("validation", "test_phrasings"):
+        for r in load_sft("qa", split).to_list():
+            by_wording.setdefault(r["phrasing"], []).append(r)
+    rng = random.Random(seed)
+    return {k: rows if len(rows) <= n_per_wording else rng.sample(rows, n_per_wording)
+            for k, rows in sorted(by_wording.items())}
+
+
+def size_config(schedule: str, epochs: float = 2.0, config: TrainConfig = QA_RUN) -> TrainConfig:
+    """The run of one point of a size curve. 'steps': `config` as it is, the same steps (and examples seen)
+    whatever the set size, so a small set is repeated many times and a large one not even read once.
+    'epochs': `epochs` passes over the set, so the steps grow with its size."""
+    if schedule == "steps":
+        return config
+    if schedule == "epochs":
+        if epochs <= 0:
+            raise ValueError(f"epochs must be > 0, got {epochs}")
+        return replace(config, max_steps=None, epochs=epochs)
+    raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
 
 
 def qa_subset(n_examples: int | None = None, phrasings: int | None = None, seed: int = 0) -> list[dict]:
@@ -60,13 +97,14 @@ def qa_accuracy(model, tokenizer, rows: list[dict]) -> float:
     return task_score(model, tokenizer, rows, task="qa", max_new_tokens=16, batch_size=64)["score"]
 
 
-def in_biography_probes() -> list[dict]:
+def in_biography_probes(full_name: bool = False) -> list[dict]:
     """Fact probes the paper's way for a single-biography model: each attribute is completed *inside its
     own biography* (the text before the value is the start of that person's only document). After the
     first sentence the biography says "she"/"he", so a probe that starts with the name would ask the
-    model for text it never read; this one asks for exactly what pre-training stored. The generator writes
-    them beside the fact probes, in the same layout."""
-    return load_eval("in_biography_probes").to_list()
+    model for text it never read; this one asks for exactly what pre-training stored. `full_name`: the
+    probes of the twin corpus that names the person in every sentence. The generator writes them beside
+    the fact probes, in the same layout."""
+    return load_eval("in_biography_probes_fullname" if full_name else "in_biography_probes").to_list()
 
 
 def qa_baselines(test_rows: list[dict], train_rows: list[dict]) -> dict[str, float]:
