@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import copy
 import random
+import re
+import statistics
 from dataclasses import replace
 
 import datasets
 
-from .data import load_eval, load_sft, load_vocabulary, load_world
+from .data import load_eval, load_pretraining, load_sft, load_vocabulary, load_world
+from .env import REPO_ROOT
 from .encode import encode_sft
 from .evaluate import reply, task_score
-from .scorers import score_qa
+from .scorers import explain_miss, score_qa
 from .train import TrainConfig, train_sft
 
 QA_RUN = TrainConfig(max_steps=80, batch_size=16, lr=1e-3)      # notebook 05's budget for one QA run
@@ -24,6 +27,32 @@ SCHEDULES = ("steps", "epochs")     # how a size curve holds the budget equal: i
 WITHIN_TASK = {"seen people, seen wording": "validation",    # a training person and attribute, asked again
                "seen people, new wording": "test_phrasings",  # question wordings never in SFT
                "new people": "test_people"}                   # people never in SFT, known from pre-training
+
+
+RECORD = REPO_ROOT / "experiments" / "results" / "qa_generalization.json"
+
+
+def read_record(path=None) -> dict:
+    """The recorded sweeps of experiments/qa_generalization.py: settings, versions, machine, every point."""
+    import json
+    return json.loads(open(path or RECORD, encoding="utf-8").read())
+
+
+def spread(values: list[float]) -> tuple[float, float, float]:
+    """(mean, min, max) of one setting's scores over its seeds."""
+    if not values:
+        raise ValueError("values is empty: a setting needs at least one seed's score")
+    return statistics.mean(values), min(values), max(values)
+
+
+def compare(low: list[float], high: list[float]) -> str:
+    """How the scores `high` stand against `low`, seed for seed: a difference counts only where the ranges
+    separate (every seed of one setting beats every seed of the other)."""
+    if min(high) > max(low):
+        return "higher, beyond the seed spread"
+    if max(high) < min(low):
+        return "lower, beyond the seed spread"
+    return "not distinguishable at this size"
 
 
 def sample_rows(task: str, split: str, n: int, seed: int = 0) -> list[dict]:
@@ -97,6 +126,18 @@ def qa_accuracy(model, tokenizer, rows: list[dict]) -> float:
     return task_score(model, tokenizer, rows, task="qa", max_new_tokens=16, batch_size=64)["score"]
 
 
+def qa_measures(model, tokenizer, rows: list[dict]) -> dict:
+    """Three readings of the same greedy replies: `score`, the course's (the right value, about the person
+    asked); `value_only`, the paper's (the right value, whoever the reply is about); `someone_else`, the
+    share of replies that name another person of the world. Also the replies themselves."""
+    result = task_score(model, tokenizer, rows, task="qa", max_new_tokens=16, batch_size=64)
+    replies = result["replies"]
+    value_only = [score_qa(t, {k: v for k, v in r.items() if k != "person"}) for t, r in zip(replies, rows)]
+    someone_else = [explain_miss("qa", t, r).startswith("it names someone else") for t, r in zip(replies, rows)]
+    return {"score": result["score"], "value_only": sum(value_only) / len(rows),
+            "someone_else": sum(someone_else) / len(rows), "replies": replies}
+
+
 def in_biography_probes(full_name: bool = False) -> list[dict]:
     """Fact probes the paper's way for a single-biography model: each attribute is completed *inside its
     own biography* (the text before the value is the start of that person's only document). After the
@@ -123,6 +164,16 @@ def qa_baselines(test_rows: list[dict], train_rows: list[dict]) -> dict[str, flo
     constant = sum(people[r["person"]][r["attribute"]] == most_common.get(r["attribute"])
                    for r in test_rows) / len(test_rows)
     return {"chance": chance, "constant": constant}
+
+
+def biography_exposure(corpus: str, tokenizer) -> dict:
+    """How much a corpus says about each person: biographies and tokens per person (documents that name a
+    person of the world; a biography names one person only)."""
+    names = [p["name"] for p in load_world("people")]
+    pattern = re.compile("|".join(map(re.escape, names)))
+    bios = [t for t in load_pretraining(corpus)["text"] if pattern.search(t)]
+    tokens = sum(len(ids) for ids in tokenizer(bios)["input_ids"])
+    return {"biographies": len(bios) / len(names), "tokens": tokens / len(names)}
 
 
 def place_questions() -> list[dict]:
