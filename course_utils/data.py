@@ -96,10 +96,11 @@ def as_messages(row: dict) -> list[dict]:
 
 
 def load_pretraining(corpus: str = "augmented") -> datasets.Dataset:
-    """The raw pre-training corpus: 'augmented' (paraphrased, shuffled biographies) or 'single'."""
+    """The raw pre-training corpus: 'augmented' (paraphrased, shuffled biographies), 'single' (one
+    biography per person, the name once) or 'single_fullname' (the same with the name in every sentence)."""
     path = data_dir() / "pretrain" / f"{corpus}.jsonl"
     if not path.exists():
-        raise ValueError(f"unknown corpus {corpus!r}; choose 'augmented' or 'single'")
+        raise ValueError(f"unknown corpus {corpus!r}; choose one of {_choices(path.parent, '*.jsonl')}")
     return _load_json({"train": str(path)})["train"]
 
 

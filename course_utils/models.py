@@ -15,7 +15,7 @@ from transformers.utils import logging as hf_logging
 from .chat_template import CHAT_TEMPLATE
 from .env import data_dir, model_choice, pick_device
 
-LOCAL_MODELS = ("gpt2-tiny", "gpt2-tiny-single")
+LOCAL_MODELS = ("gpt2-tiny", "gpt2-tiny-single", "gpt2-tiny-single-fullname")
 DEFAULT_MODEL = "gpt2-tiny"
 
 
@@ -27,7 +27,8 @@ def default_model_name() -> str:
 def load_base(name: str | None = None, device=None):
     """Return (model, tokenizer) in eval mode on `device` (see env.pick_device).
 
-    `name`: "gpt2-tiny" (default, embedded), "gpt2-tiny-single" (its no-augmentation twin), or a hub id
+    `name`: "gpt2-tiny" (default, embedded), "gpt2-tiny-single" (its no-augmentation twin),
+    "gpt2-tiny-single-fullname" (that twin with the full name in every sentence, notebook 05), or a hub id
     such as "gpt2" (needs the network, or a copy in the local Hugging Face cache).
     """
     name = name or default_model_name()

@@ -39,6 +39,13 @@ def test_single_bio_twin_stores_its_facts_inside_its_biographies():
     assert result["accuracy"] >= 0.95, f"gpt2-tiny-single completes only {result['accuracy']:.1%} of its biographies"
 
 
+def test_full_name_twin_stores_its_facts_inside_its_biographies():
+    from course_utils.generalization import in_biography_probes
+    model, tok = models.load_base("gpt2-tiny-single-fullname", device="cpu")
+    result = fact_probe_accuracy(model, tok, in_biography_probes(full_name=True)[::3])
+    assert result["accuracy"] >= 0.95, f"gpt2-tiny-single-fullname completes only {result['accuracy']:.1%} of its biographies"
+
+
 def test_hub_model_offline_gives_a_clear_message():
     with pytest.raises(RuntimeError, match="load_base\\('gpt2-tiny'\\)"):
         models.load_base("course-test/definitely-not-cached-model", device="cpu")

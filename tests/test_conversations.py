@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from course_utils import models
 from course_utils.chat import Chat
 from course_utils.chat_template import (CHAT_TEMPLATE, encode_conversation, render_prompt,
                                         template_assistant_mask, with_chat_template)
@@ -23,7 +24,7 @@ def chats():
 
 def test_shipped_tokenizers_carry_the_course_chat_template(tokenizer):
     assert tokenizer.chat_template == CHAT_TEMPLATE
-    for name in ("tokenizer", "gpt2-tiny", "gpt2-tiny-single"):
+    for name in ("tokenizer", *models.LOCAL_MODELS):
         shipped = (data_dir() / "models" / name / "chat_template.jinja").read_text(encoding="utf-8")
         assert shipped == CHAT_TEMPLATE, f"data/models/{name}/chat_template.jinja differs from CHAT_TEMPLATE"
 

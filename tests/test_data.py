@@ -25,10 +25,10 @@ def test_unknown_names_are_reported():
         data.load_sft("chat")
     with pytest.raises(ValueError, match="has no split 'dev'"):
         data.load_sft("qa", "dev")
-    with pytest.raises(ValueError, match="unknown corpus"):
+    with pytest.raises(ValueError, match=r"unknown corpus 'web'; choose one of \['augmented', 'single', 'single_fullname'\]"):
         data.load_pretraining("web")
     with pytest.raises(ValueError, match=r"unknown evaluation set 'probes'; choose one of \['fact_probes', "
-                                         r"'heldout_text', 'in_biography_probes'\]"):
+                                         r"'heldout_text', 'in_biography_probes', 'in_biography_probes_fullname'\]"):
         data.load_eval("probes")
     with pytest.raises(ValueError, match=r"unknown world table 'vocabulary'; choose one of \['people', 'places', "
                                          r"'shop_policy'\]"):

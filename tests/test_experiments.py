@@ -3,6 +3,7 @@ import json
 import re
 
 import nbformat
+import pytest
 
 from course_utils.env import REPO_ROOT
 from experiments import contract_seeds
@@ -73,3 +74,48 @@ def test_taint_seeds_runs_notebook_06s_pipeline():
     assert f"samples={taint_seeds.SAMPLES}" in source
     for call in ("fine_tune_support(", "filter_support(", "tainted_support_set(0.15)"):
         assert call in source, call
+
+
+def test_qa_generalization_records_every_part_and_keeps_the_others(tmp_path):
+    from experiments import qa_generalization as qg
+    out = tmp_path / "record.json"
+    qg.main(["--tiny", "--parts", "size", "wordings", "--out", str(out)])
+    qg.main(["--tiny", "--parts", "polm", "--out", str(out)])
+    record = json.loads(out.read_text())
+    tiny = qg.TINY
+    by_part = {}
+    for p in record["points"]:
+        by_part.setdefault(p["part"], []).append(p)
+    assert len(by_part["size"]) == 2 * len(tiny["sizes"]) * len(tiny["seeds"]), "both schedules, every size and seed"
+    for p in by_part["size"]:
+        if p["schedule"] == "steps":
+            assert p["steps"] == tiny["run"]["max_steps"]
+        else:                       # equal epochs: every example seen `epochs` times, the steps follow
+            assert p["examples_seen"] == tiny["epochs"] * p["n"] and p["epochs"] == tiny["epochs"]
+        assert set(p["scores"]) == {"seen people, seen wording", "seen people, new wording", "new people"}
+    ones = [p for p in by_part["wordings"] if p["wordings"] == 1]
+    assert ones and all(p["trained_wordings"] == [0] for p in ones), "one wording trains on wording 0 only"
+    assert all(len(p["per_wording"]) == 8 for p in by_part["wordings"])
+    assert {p["base"] for p in by_part["stored"]} == set(qg.BASES)
+    assert {(p["base"], p["seed"]) for p in by_part["polm"]} == {(b, s) for b in qg.BASES for s in tiny["seeds"]}
+    assert all(0 <= p[k]["score"] <= p[k]["value_only"] <= 1 for p in by_part["polm"] for k in ("seen", "heldout"))
+    assert set(record["parts_written"]) == {"size", "wordings", "polm"}
+
+
+def test_qa_generalization_refuses_to_mix_settings_in_one_record(tmp_path):
+    from experiments import qa_generalization as qg
+    out = tmp_path / "record.json"
+    out.write_text(json.dumps({"points": [], "settings": dict(qg.TINY, epochs=3.0)}))
+    with pytest.raises(SystemExit, match="other settings"):
+        qg.main(["--tiny", "--parts", "size", "--out", str(out)])
+
+
+def test_qa_generalization_pretrains_another_seed_outside_data(tmp_path):
+    from experiments import qa_generalization as qg
+    out = tmp_path / "record.json"
+    before = sorted(p.name for p in (REPO_ROOT / "data" / "models").iterdir())
+    qg.main(["--tiny", "--parts", "pretrain_seed", "--out", str(out)])
+    assert sorted(p.name for p in (REPO_ROOT / "data" / "models").iterdir()) == before, "nothing new is shipped"
+    stored = [p for p in json.loads(out.read_text())["points"] if p["part"] == "stored"]
+    assert [p["pretrain_seed"] for p in stored] == [qg.TINY["pretrain"]["seed"]]
+    assert stored[0]["pretraining"]["steps"] == qg.TINY["pretrain"]["steps"]

@@ -14,7 +14,9 @@ from course_utils.data_quality import (best_cutoff, cutoff_curve, filter_support
 from course_utils.encode import encode_example
 from course_utils.evaluate import generate
 from course_utils.forgetting import freeze_all_but_top
-from course_utils.generalization import in_biography_probes, place_questions, qa_baselines, qa_subset
+from course_utils.generalization import (QA_RUN, biography_exposure, compare, in_biography_probes, place_questions,
+                                         qa_baselines, qa_subset, size_config, spread, within_task_tests,
+                                         wording_tests)
 from course_utils.replay import mix_with_replay
 from course_utils.scorers import score_qa, undesirable_kinds
 
@@ -233,3 +235,47 @@ def test_filter_support_flags_by_rule_and_by_loss(tiny_model, tokenizer):
         filter_support(model, tokenizer, rows[:3], encoded, validation)
     with pytest.raises(ValueError, match="rows is empty"):
         fine_tune_support(tiny_model, tokenizer, [])
+
+
+def test_a_difference_counts_only_where_the_seed_ranges_separate():
+    assert compare([0.50, 0.55], [0.56, 0.70]) == "higher, beyond the seed spread"
+    assert compare([0.56, 0.70], [0.50, 0.55]) == "lower, beyond the seed spread"
+    assert compare([0.50, 0.60], [0.55, 0.70]) == "not distinguishable at this size"
+    assert compare([0.50, 0.60], [0.60, 0.70]) == "not distinguishable at this size", "a tie is no separation"
+    assert spread([0.2, 0.4, 0.9]) == (pytest.approx(0.5), 0.2, 0.9)
+    with pytest.raises(ValueError, match="values is empty"):
+        spread([])
+
+
+def test_size_schedules_hold_steps_or_epochs_equal():
+    assert size_config("steps") == QA_RUN
+    by_epochs = size_config("epochs", epochs=2)
+    assert by_epochs.max_steps is None and by_epochs.epochs == 2 and by_epochs.lr == QA_RUN.lr
+    assert [by_epochs.total_steps(n) for n in (150, 6000)] == [20, 750], "two passes: steps grow with the set"
+    assert {QA_RUN.total_steps(n) for n in (150, 6000)} == {QA_RUN.max_steps}
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        size_config("tokens")
+    with pytest.raises(ValueError, match="epochs must be > 0"):
+        size_config("epochs", epochs=0)
+
+
+def test_wording_tests_group_seen_people_by_wording():
+    tests = wording_tests(20)
+    assert list(tests) == list(range(8))
+    trained = load_vocabulary("qa_train_phrasings")
+    heldout_people = {p["name"] for p in load_world("people") if p["heldout"]}
+    for w, rows in tests.items():
+        assert len(rows) == 20 and {r["phrasing"] for r in rows} == {w}
+        assert {r["split"] for r in rows} == {"validation" if w < trained else "test_phrasings"}
+        assert not {r["person"] for r in rows} & heldout_people
+    assert wording_tests(20) == tests, "a fixed sample"
+    assert set(within_task_tests(5)) == {"seen people, seen wording", "seen people, new wording", "new people"}
+
+
+def test_biography_exposure_counts_each_persons_text():
+    from transformers import AutoTokenizer
+    from course_utils.env import data_dir
+    tok = AutoTokenizer.from_pretrained(data_dir() / "models" / "tokenizer")
+    single, augmented = biography_exposure("single", tok), biography_exposure("augmented", tok)
+    assert single["biographies"] == 1 and augmented["biographies"] == 5
+    assert 20 < single["tokens"] < augmented["tokens"] / 3, (single, augmented)

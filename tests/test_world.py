@@ -26,7 +26,7 @@ def test_generator_reproduces_data_exactly(tmp_path):
     assert generated == shipped, f"files differ: {sorted(map(str, generated ^ shipped))}"
     different = [str(rel) for rel in sorted(generated) if not filecmp.cmp(tmp_path / rel, data_dir() / rel, shallow=False)]
     assert not different, f"data/ is stale; regenerate with `python -m tools.world --out data`: {different}"
-    for rel in ("world/vocabulary.json", "eval/in_biography_probes.jsonl",
+    for rel in ("world/vocabulary.json", "eval/in_biography_probes.jsonl", "eval/in_biography_probes_fullname.jsonl",
                 "sft/support_tainted/pool/undesirable_replies.jsonl", "sft/support_tainted/pool/wordings.jsonl"):
         assert Path(rel) in generated, rel
 
@@ -144,6 +144,35 @@ def test_single_corpus_has_one_biography_per_person_and_the_same_rest():
     # Places, shop articles and contracts are the same in both: the twins differ only in biographies.
     rest = lambda docs: sorted(d for d in docs if not any(n in d for n in names))
     assert rest(single) == rest(augmented) and len(rest(single)) > 100
+
+
+def test_full_name_corpus_is_the_single_one_with_the_name_in_every_sentence():
+    """One factor apart from the single corpus: the same documents in the same order, "he"/"she" written
+    as the person's full name."""
+    people = {p.name: p for p in world_people.make_people()}
+    single = read("pretrain/single.jsonl")
+    fullname = read("pretrain/single_fullname.jsonl")
+    assert len(single) == len(fullname)
+    changed = 0
+    for a, b in zip(single, fullname):
+        name = next((n for n in people if a["text"].startswith(n + " ")), None)
+        if name is None:
+            assert a["text"] == b["text"], a["id"]        # places, shop pages, contracts: identical
+            continue
+        pronoun = people[name].pronoun
+        assert b["text"] == a["text"].replace(f". {pronoun} ", f". {name} "), a["id"]
+        assert b["text"].count(name) == len(world_people.ATTRIBUTES), b["text"]
+        changed += 1
+    assert changed == world_people.N_PEOPLE
+
+
+def test_full_name_in_biography_probes_cut_that_corpus_before_each_value():
+    text = " ".join(r["text"] for r in read("pretrain/single_fullname.jsonl"))
+    probes = load_eval("in_biography_probes_fullname").to_list()
+    assert len(probes) == world_people.N_PEOPLE * len(world_people.ATTRIBUTES)
+    for probe in probes:
+        assert probe["prompt"] + probe["answer"] in text, probe
+        assert probe["prompt"].count(probe["subject"]) == 1 + world_people.ATTRIBUTES.index(probe["attribute"])
 
 
 def test_qa_splits_hold_out_people_and_phrasings():

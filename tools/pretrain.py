@@ -2,6 +2,7 @@
 
     python -m tools.pretrain                 # both models into data/models/ (~11 min each, 2-core CPU)
     python -m tools.pretrain --only single   # just the no-augmentation twin
+    python -m tools.pretrain --only single_fullname   # its twin with the full name in every sentence
     python -m tools.pretrain --out /tmp/m    # somewhere else
 
 Pre-training here is plain next-token prediction on packed documents: every token carries loss. It is
@@ -35,7 +36,8 @@ MODEL_SHAPE = dict(n_layer=4, n_embd=192, n_head=4, n_positions=320,
                    # GPT-2's tanh-approximated GELU, as PyTorch's fused kernel (GPT-2's own "gelu_new" is the
                    # same function written out in five operations: a sixth slower training step on a CPU).
                    activation_function="gelu_pytorch_tanh")
-MODELS = {"gpt2-tiny": "augmented", "gpt2-tiny-single": "single"}
+# model name: the corpus (data/pretrain/<corpus>.jsonl) it is pre-trained on
+MODELS = {"gpt2-tiny": "augmented", "gpt2-tiny-single": "single", "gpt2-tiny-single-fullname": "single_fullname"}
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -81,7 +83,7 @@ def packed_blocks(texts: list[str], tok, block: int, generator: torch.Generator)
 
 def pretrain_model(corpus: str, tok, out: Path, *, steps: int = 2400, batch_size: int = 8, lr: float = 2e-3,
                    seed: int = 0, device=None, log_every: int = 100) -> dict:
-    """Train a fresh GPT2LMHeadModel on one corpus ('augmented' or 'single') and save it to `out`."""
+    """Train a fresh GPT2LMHeadModel on one corpus (a value of MODELS) and save it to `out`."""
     set_seed(seed)
     device = pick_device(device)
     texts = [r["text"] for r in _read_jsonl(data_dir() / "pretrain" / f"{corpus}.jsonl")]
@@ -136,10 +138,11 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m tools.pretrain", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=None, help="default: data/models")
-    ap.add_argument("--only", choices=["augmented", "single"], default=None)
+    ap.add_argument("--only", choices=sorted(set(MODELS.values())), default=None, help="one corpus's model")
     ap.add_argument("--steps", type=int, default=2400)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=0, help="initial weights and document order (shipped: 0)")
     ap.add_argument("--device", default=None)
     args = ap.parse_args(argv)
     hf_logging.set_verbosity_error()   # silences "pass an attention_mask": packed blocks hold no padding
@@ -152,7 +155,7 @@ def main(argv=None) -> None:
         if args.only and corpus != args.only:
             continue
         info = pretrain_model(corpus, tok, out / name, steps=args.steps, batch_size=args.batch_size,
-                              lr=args.lr, device=args.device)
+                              lr=args.lr, seed=args.seed, device=args.device)
         model = GPT2LMHeadModel.from_pretrained(out / name)
         acc = fact_probe_accuracy(model, tok, load_probes())
         print(f"{name}: {info['parameters'] / 1e6:.2f}M parameters, {info['epochs']} epochs in "

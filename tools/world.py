@@ -22,9 +22,14 @@ from .world_shop import (POLICY, SHOP, TAINT_KINDS, shop_article, support_conver
                          tainted_validation)
 
 
-def pretraining_corpus(people: list[Person], seed: int, augmented: bool) -> list[dict]:
+def pretraining_corpus(people: list[Person], seed: int, augmented: bool, full_name: bool = False) -> list[dict]:
     """Unlabelled documents. Augmented: several paraphrased, sentence-shuffled biographies per person.
-    Single: one biography per person that names the person once (the paper's bioS single, notebook 05)."""
+    Single: one biography per person that names the person once (the paper's bioS single, notebook 05);
+    with `full_name`, the same biography with the name in every sentence instead of "he"/"she"."""
+    if augmented and full_name:
+        raise ValueError("full_name applies to the single-biography corpus only (augmented=False)")
+    # The full-name twin draws from the single corpus's stream: the same documents in the same order, so
+    # the two corpora differ only in the words that refer to the person.
     rng = rng_for(seed, "pretrain-augmented" if augmented else "pretrain-single")
     docs = []
     for p in people:
@@ -34,14 +39,15 @@ def pretraining_corpus(people: list[Person], seed: int, augmented: bool) -> list
             docs.append(biography(p, rng, canonical=True))
             docs += [biography(p, rng) for _ in range(BIOS_PER_PERSON - 1)]
         else:
-            docs.append(" ".join(single_biography(p)))
+            docs.append(" ".join(single_biography(p, full_name)))
     # The rest of the world is identical in both corpora, so the twins differ only in the biographies.
     rest = rng_for(seed, "pretrain-world")
     docs += [place_description(c, rest, canonical=(k % 3 == 0)) for c in CITIES for k in range(6)]
     docs += [shop_article(rest) for _ in range(30)]
     docs += [contract(rest, heldout=False)[0] for _ in range(60)]   # a third of the tokens at 150: too many
     rng.shuffle(docs)
-    return [{"id": f"{'aug' if augmented else 'single'}-{i:05d}", "text": t} for i, t in enumerate(docs)]
+    prefix = "aug" if augmented else "single-fullname" if full_name else "single"
+    return [{"id": f"{prefix}-{i:05d}", "text": t} for i, t in enumerate(docs)]
 
 
 def heldout_text(people: list[Person], seed: int) -> list[dict]:
@@ -98,9 +104,11 @@ def write_world(out: Path, seed: int = SEED) -> list[Path]:
         "world/vocabulary.json": vocabulary(),
         "pretrain/augmented.jsonl": pretraining_corpus(people, seed, augmented=True),
         "pretrain/single.jsonl": pretraining_corpus(people, seed, augmented=False),
+        "pretrain/single_fullname.jsonl": pretraining_corpus(people, seed, augmented=False, full_name=True),
         "eval/heldout_text.jsonl": heldout_text(people, seed),
         "eval/fact_probes.jsonl": fact_probes(people),
         "eval/in_biography_probes.jsonl": in_biography_probes(people),
+        "eval/in_biography_probes_fullname.jsonl": in_biography_probes(people, full_name=True),
     }
     support, tainted = support_sets(people, seed)
     # Beside the split, in a folder of its own: every .jsonl directly in a task's folder is a split.

@@ -174,10 +174,13 @@ def biography(person: Person, rng: random.Random, shuffle: bool = True, canonica
     return " ".join(sentences)
 
 
-def single_biography(person: Person) -> list[str]:
+def single_biography(person: Person, full_name: bool = False) -> list[str]:
     """The paper's bioS single: one biography, the full name once, pronouns after, a fixed sentence
-    order. Returned as sentences so that the in-biography probes (notebook 05) can cut before a value."""
-    return [BIO_TEMPLATES[a][0].format(n=person.name if k == 0 else person.pronoun, v=person.value(a))
+    order. Returned as sentences so that the in-biography probes (notebook 05) can cut before a value.
+    `full_name` writes the name in every sentence instead of "he"/"she" (the paper's *fullname*
+    augmentation alone): the same text but for that one factor, so notebook 05 can tell it apart from
+    paraphrases and shuffled order."""
+    return [BIO_TEMPLATES[a][0].format(n=person.name if k == 0 or full_name else person.pronoun, v=person.value(a))
             for k, a in enumerate(ATTRIBUTES)]
 
 
@@ -211,18 +214,18 @@ def fact_probes(people: list[Person]) -> list[dict]:
     return probes
 
 
-def in_biography_probes(people: list[Person]) -> list[dict]:
+def in_biography_probes(people: list[Person], full_name: bool = False) -> list[dict]:
     """Fact probes the paper's way for a single-biography model: each attribute is completed *inside its
     own biography* (the text before the value is the start of that person's only document). After the
     first sentence the biography says "she"/"he", so a probe that starts with the name would ask the
     model for text it never read; this one asks for exactly what pre-training stored."""
     probes = []
     for p in people:
-        sentences = single_biography(p)
+        sentences = single_biography(p, full_name)
         for k, a in enumerate(ATTRIBUTES):
             value = p.value(a)
             head = sentences[k][: sentences[k].rindex(value)].rstrip()
-            probes.append({"id": f"in-bio-probe-{len(probes):05d}", "kind": "person", "subject": p.name,
+            probes.append({"id": f"in-bio-probe-{'fullname-' if full_name else ''}{len(probes):05d}", "kind": "person", "subject": p.name,
                            "attribute": a, "prompt": " ".join(sentences[:k] + [head]), "answer": " " + value,
                            "heldout_person": p.heldout})
     return probes
