@@ -57,10 +57,10 @@ NOTEBOOKS = [
      "fine-tuning, freezing, LoRA, replay and fewer steps as frontiers over settings and three seeds", "2.4"),
     ("05_generalization", "new wordings, new people, other tasks; size curves at equal steps and at equal epochs, "
      "diversity per wording (recorded, three seeds, points re-run live); the Physics-of-LMs 3.1 experiment in "
-     "miniature with three base models, seen vs held-out people", "1.6"),
+     "miniature with three base models, seen vs held-out people", "1.2"),
     ("06_data_quality", "a few bad examples teach bad replies (three seeds); a detector checked on wordings it "
      "never saw; filtering by rules and a reference model's loss, the cut-off chosen on validation; what SFT "
-     "cannot fix", "3.2"),
+     "cannot fix", "2.2"),
     ("07_from_scratch_to_trl", "the same SFT with TRL's SFTTrainer on chat data: the same loss on the same batch, "
      "the same loss curve on the same order, what the batch order alone moves over three seeds; packed rows, "
      "prompt-completion rows, rows without targets and templates without markers as the installed TRL treats "
