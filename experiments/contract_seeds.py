@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,9 +25,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
-import transformers  # noqa: E402
 from datasets import concatenate_datasets  # noqa: E402
 
+from experiments import record  # noqa: E402
 from course_utils.data import load_sft  # noqa: E402
 from course_utils.encode import encode_sft  # noqa: E402
 from course_utils.env import seed_everything  # noqa: E402
@@ -75,7 +73,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     mix, recipe, n_test = (TINY["mix"], TINY["recipe"], TINY["test"]) if args.tiny else (MIX, RECIPE, TEST_CONTRACTS)
     torch.set_num_threads(1)       # one point per core: run points side by side, not one on all cores
-    if _read(args.out).get("settings", {}).get("recipe", recipe) != recipe:
+    if record.read(args.out).get("settings", {}).get("recipe", recipe) != recipe:
         raise SystemExit(f"{args.out} was recorded with another recipe; write to a new --out")
     for seed in args.seeds:
         for precision in args.precisions:
@@ -85,23 +83,12 @@ def main(argv=None) -> None:
     print(f"wrote {args.out}")
 
 
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {"points": []}
-
-
 def _write(path: Path, point: dict, mix: dict, recipe: dict, n_test: int) -> None:
-    # Read again just before writing, so processes running other points side by side keep theirs.
-    record = _read(path)
-    record["points"] = [p for p in record["points"] if (p["seed"], p["precision"]) != (point["seed"], point["precision"])]
-    record["points"] = sorted(record["points"] + [point], key=lambda p: (p["precision"], p["seed"]))
-    record.update(experiment="contract_seeds", settings={"mix": mix, "recipe": recipe, "test_contracts": n_test},
-                  versions={"python": platform.python_version(), "torch": torch.__version__,
-                            "transformers": transformers.__version__},
-                  machine={"platform": platform.platform(), "cpus": os.cpu_count(), "threads_per_point": 1,
-                           "device": "cpu"},
-                  written=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n")
+    with record.updating(path) as rec:
+        rec["points"] = [p for p in rec["points"] if (p["seed"], p["precision"]) != (point["seed"], point["precision"])]
+        rec["points"] = sorted(rec["points"] + [point], key=lambda p: (p["precision"], p["seed"]))
+        rec.update(experiment="contract_seeds", settings={"mix": mix, "recipe": recipe, "test_contracts": n_test},
+                   **record.provenance(threads_per_point=1))
 
 
 if __name__ == "__main__":

@@ -22,10 +22,8 @@ record's other points, so points can run side by side in separate processes.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import asdict
@@ -37,8 +35,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
-import transformers  # noqa: E402
 
+from experiments import record  # noqa: E402
 from course_utils.env import seed_everything  # noqa: E402
 from course_utils.forgetting import SUPPORT_RUN, Yardsticks, measure, support_sft_run  # noqa: E402
 from course_utils.models import load_base  # noqa: E402
@@ -86,7 +84,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)       # one point per core: run points side by side, not one on all cores
     recipe = asdict(SUPPORT_RUN) | ({"max_steps": max_steps} if max_steps else {})
     recipe = {k: v.value if isinstance(v, Enum) else v for k, v in recipe.items()}
-    recorded = _read(args.out).get("settings", {})
+    recorded = record.read(args.out).get("settings", {})
     if recorded.get("recipe", recipe) != recipe or recorded.get("yardsticks", sticks_size) != sticks_size:
         raise SystemExit(f"{args.out} was recorded with another recipe or other yardsticks; write to a new --out")
     sticks = Yardsticks.build(**sticks_size)
@@ -105,34 +103,17 @@ def main(argv=None) -> None:
     print(f"wrote {args.out}")
 
 
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {"points": []}
-
-
 def _key(p: dict) -> tuple:
     return p["method"], str(p["value"]), str(p["seed"])
 
 
 def _write(path: Path, point: dict, grid: dict, recipe: dict, sticks: dict) -> None:
-    # Read again just before writing, under a lock, so processes running other points side by side keep theirs.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        _merge(path, point, grid, recipe, sticks)
-
-
-def _merge(path: Path, point: dict, grid: dict, recipe: dict, sticks: dict) -> None:
-    record = _read(path)
-    record["points"] = sorted([p for p in record["points"] if _key(p) != _key(point)] + [point], key=_key)
-    record.update(experiment="forgetting_frontier",
-                  settings={"recipe": recipe, "grid": {m: {"knob": k, "values": v} for m, (k, v) in grid.items()},
-                            "method_settings": METHOD_SETTING, "yardsticks": sticks, "base_model": "gpt2-tiny"},
-                  versions={"python": platform.python_version(), "torch": torch.__version__,
-                            "transformers": transformers.__version__},
-                  machine={"platform": platform.platform(), "cpus": os.cpu_count(), "threads_per_point": 1,
-                           "device": "cpu", "COURSE_CPU_BF16": os.environ.get("COURSE_CPU_BF16", "")},
-                  written=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    path.write_text(json.dumps(record, indent=1) + "\n")
+    with record.updating(path) as rec:
+        rec["points"] = sorted([p for p in rec["points"] if _key(p) != _key(point)] + [point], key=_key)
+        rec.update(experiment="forgetting_frontier",
+                   settings={"recipe": recipe, "grid": {m: {"knob": k, "values": v} for m, (k, v) in grid.items()},
+                             "method_settings": METHOD_SETTING, "yardsticks": sticks, "base_model": "gpt2-tiny"},
+                   **record.provenance(threads_per_point=1, COURSE_CPU_BF16=os.environ.get("COURSE_CPU_BF16", "")))
 
 
 if __name__ == "__main__":

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -39,9 +37,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
-import transformers  # noqa: E402
 from transformers import GPT2LMHeadModel, GPT2TokenizerFast  # noqa: E402
 
+from experiments import record  # noqa: E402
 from course_utils.env import data_dir, seed_everything  # noqa: E402
 from course_utils.evaluate import fact_probe_accuracy, load_probes  # noqa: E402
 from course_utils.generalization import (QA_RUN, in_biography_probes, qa_accuracy, qa_measures,  # noqa: E402
@@ -157,7 +155,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     s = TINY if args.tiny else FULL
     torch.set_num_threads(1)       # the machine's other core stays free; the times in the record are one thread's
-    if _read(args.out).get("settings", s) != s:
+    if record.read(args.out).get("settings", s) != s:
         raise SystemExit(f"{args.out} was recorded with other settings; write to a new --out")
     seed_everything(0)
     model, tok = load_base("gpt2-tiny", device="cpu")
@@ -179,26 +177,17 @@ def _say(point: dict) -> None:
     print(json.dumps({k: v for k, v in point.items() if k not in ("a_heldout_reply",)}), flush=True)
 
 
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {"points": []}
-
-
 def _write(path: Path, part: str, points: list[dict], settings: dict) -> None:
     """Replace the part's points in the record (a part's `stored` points go with it), keep the others."""
-    record = _read(path)
     mine = {"size": ("size",), "wordings": ("wordings",), "polm": ("polm", "stored"),
             "pretrain_seed": ("polm", "stored")}[part]
     seeds_of_part = {p.get("pretrain_seed") for p in points}
-    keep = [p for p in record["points"]
-            if not (p["part"] in mine and (part in ("size", "wordings") or p.get("pretrain_seed") in seeds_of_part))]
-    record.update(experiment="qa_generalization", settings=settings, points=keep + points,
-                  versions={"python": platform.python_version(), "torch": torch.__version__,
-                            "transformers": transformers.__version__},
-                  machine={"platform": platform.platform(), "cpus": os.cpu_count(), "threads": 1, "device": "cpu"},
-                  written=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    record.setdefault("parts_written", {})[part] = record["written"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n")
+    with record.updating(path) as rec:
+        keep = [p for p in rec["points"]
+                if not (p["part"] in mine and (part in ("size", "wordings") or p.get("pretrain_seed") in seeds_of_part))]
+        rec.update(experiment="qa_generalization", settings=settings, points=keep + points,
+                   **record.provenance(threads=1))
+        rec.setdefault("parts_written", {})[part] = rec["written"]
 
 
 if __name__ == "__main__":

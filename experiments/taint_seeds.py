@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -31,8 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
-import transformers  # noqa: E402
 
+from experiments import record  # noqa: E402
 from course_utils.data import load_sft  # noqa: E402
 from course_utils.data_quality import (REFERENCE_RECIPE, SUPPORT_RECIPE, filter_support,  # noqa: E402
                                        fine_tune_support, precision_recall, reference_model, tainted_support_set,
@@ -105,7 +103,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     size = TINY if args.tiny else FULL
     torch.set_num_threads(1)       # one seed per core: run seeds side by side, not one on all cores
-    if _read(args.out).get("settings", {}).get("size", size) != size:
+    if record.read(args.out).get("settings", {}).get("size", size) != size:
         raise SystemExit(f"{args.out} was recorded at another size; write to a new --out")
     for seed in args.seeds:
         points, filter_record = one_seed(seed, size)
@@ -115,28 +113,17 @@ def main(argv=None) -> None:
     print(f"wrote {args.out}")
 
 
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {"points": [], "filters": []}
-
-
 def _write(path: Path, seed: int, points: list[dict], filter_record: dict, size: dict) -> None:
-    # Read again just before writing, so processes running other seeds side by side keep theirs.
-    record = _read(path)
-    record["points"] = sorted([p for p in record["points"] if p["seed"] != seed] + points,
-                              key=lambda p: (p["setting"], p["seed"]))
-    record["filters"] = sorted([f for f in record["filters"] if f["seed"] != seed] + [filter_record],
-                               key=lambda f: f["seed"])
-    record.update(experiment="taint_seeds",
-                  settings={"size": size, "shares": SHARES, "filtered_share": FILTERED_SHARE,
-                            "temperature": 1.0, "taint_rows_seed": 0,
-                            "seed_sets": "the batch order of training and the sampling stream"},
-                  versions={"python": platform.python_version(), "torch": torch.__version__,
-                            "transformers": transformers.__version__},
-                  machine={"platform": platform.platform(), "cpus": os.cpu_count(), "threads": 1, "device": "cpu",
-                           "precision": "float32"},
-                  written=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n")
+    with record.updating(path, filters=[]) as rec:
+        rec["points"] = sorted([p for p in rec["points"] if p["seed"] != seed] + points,
+                               key=lambda p: (p["setting"], p["seed"]))
+        rec["filters"] = sorted([f for f in rec["filters"] if f["seed"] != seed] + [filter_record],
+                                key=lambda f: f["seed"])
+        rec.update(experiment="taint_seeds",
+                   settings={"size": size, "shares": SHARES, "filtered_share": FILTERED_SHARE,
+                             "temperature": 1.0, "taint_rows_seed": 0,
+                             "seed_sets": "the batch order of training and the sampling stream"},
+                   **record.provenance(threads=1, precision="float32"))
 
 
 if __name__ == "__main__":
