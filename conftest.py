@@ -72,3 +72,21 @@ def pytest_runtest_setup(item):
         _first_test = False
         worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
         time.sleep(STAGGER_SECONDS * int(worker[2:] or 0))
+
+
+# ---- the rejection rate of every exercise checker (tests/test_checker_banks.py), in the run's summary ----
+_bank_lines: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    # Runs in the controller for every report, also under xdist (user_properties travel with the report);
+    # this file, not tests/conftest.py, because the xdist controller collects nothing and reads only this one.
+    if report.when == "call":
+        _bank_lines.extend(value for name, value in report.user_properties if name == "checker_bank")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _bank_lines:
+        terminalreporter.section("checker banks")
+        for line in sorted(_bank_lines):
+            terminalreporter.write_line(line)

@@ -42,3 +42,4 @@ def gpt2_tokenizer():
                             unk_token="<|endoftext|>")
     assert len(tok) == 50257 and tok.eos_token == "<|endoftext|>"
     return tok
+

@@ -237,3 +237,19 @@ def test_no_notebook_reaches_outside_its_folder_with_a_relative_path():
         for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
             if cell.cell_type == "code":
                 assert "../" not in cell.source, f"{path.relative_to(REPO_ROOT)}, cell {i}: a '../' path"
+
+
+def test_every_exercise_has_graded_hints():
+    """Each function a student writes has at least two hints: what to look at, then the shape of the answer."""
+    import re
+
+    from course_utils.checks.common import HINTS
+    written = {}
+    for path in sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and BEGIN in cell.source:
+                for name in re.findall(r"^def (\w+)\(", cell.source, re.MULTILINE):
+                    written[name] = path.name
+    assert written
+    missing = {name: nb for name, nb in written.items() if len(HINTS.get(name, ())) < 2}
+    assert not missing, f"exercises without two graded hints (course_utils/checks, hints(...)): {missing}"

@@ -13,7 +13,7 @@ LAYERS = {
     "data": ["data", "encode"],
     "engine": ["models", "train", "evaluate", "scorers", "adapters"],
     "experiments": ["replay", "forgetting", "generalization", "data_quality", "trl_bridge"],
-    "ui": ["widgets", "quiz", "chat", "checks"],
+    "ui": ["widgets", "quiz", "chat", "checks", "token_view"],
 }
 RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
 PACKAGE = REPO_ROOT / "course_utils"

@@ -104,11 +104,25 @@ def test_right_answers_are_spread_over_the_letters():
     assert max(letters.values()) / total <= 0.4, f"right answers by letter: {dict(letters)}"
 
 
-def test_the_right_option_is_not_given_away_by_its_length():
-    quizzes = [q for nb in NOTEBOOKS for q in QUIZZES[nb]]
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_the_right_option_is_not_given_away_by_its_length(notebook):
+    quizzes = QUIZZES[notebook]
     longest = [q.title for q in quizzes
                if len(q.choices[LETTERS.index(right_letter(q))].text) == max(len(c.text) for c in q.choices)]
     assert len(longest) <= len(quizzes) / 3, f"the right option is the longest in {len(longest)} quizzes: {longest}"
+
+
+# Words that make a wrong option easy to rule out without knowing the answer: a distractor should be a
+# misconception someone holds, stated as they would state it.
+ABSOLUTE = re.compile(r"\b(always|never|at all|proves?|proven|nothing|guarantee[sd]?|impossible|no effect|"
+                      r"entirely|completely|certainly)\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_wrong_options_are_misconceptions_not_absolutes(notebook):
+    flagged = [f"{q.title} {LETTERS[k]}: {ABSOLUTE.search(c.text).group(0)!r} in {c.text!r}"
+               for q in QUIZZES[notebook] for k, c in enumerate(q.choices) if not c.correct and ABSOLUTE.search(c.text)]
+    assert not flagged, "absolute words in wrong options:\n" + "\n".join(flagged)
 
 
 @pytest.mark.parametrize("notebook, number, q", ALL_QUIZZES, ids=[f"{nb}.{i}" for nb, i, _ in ALL_QUIZZES])
@@ -284,7 +298,7 @@ def test_course_widgets_switch(monkeypatch, value, disabled):
     assert widgets_wanted() is False, "outside a kernel there is nothing to render a widget"
 
 
-@pytest.mark.parametrize("notebook", ["04", "05", "06"])
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_measured_numbers_in_a_quiz_are_numbers_its_notebook_prints(notebook):
     """A quiz that quotes a measured percentage (one with a decimal) quotes one the committed notebook shows."""
     path = next(NOTEBOOK_DIR.glob(f"{notebook}_*.ipynb"))

@@ -6,6 +6,8 @@ message can say *which* mistake it looks like, with a hint. A right answer print
 """
 from __future__ import annotations
 
+from collections import Counter
+
 
 class CheckFailed(AssertionError):
     """Raised by a checker: the message is written for the student."""
@@ -13,6 +15,33 @@ class CheckFailed(AssertionError):
 
 def fail(what: str, hint: str) -> CheckFailed:
     return CheckFailed(f"{what}\n  Hint: {hint}")
+
+
+# Graded hints for each exercise, by the name of the function the student writes: first what to look at,
+# then the shape of the answer. Each checker module registers its own with `hints(...)`.
+HINTS: dict[str, tuple[str, ...]] = {}
+_given: Counter = Counter()
+
+
+def hints(exercise: str, *levels: str) -> None:
+    """Register the graded hints of one exercise (from the vaguest to the shape of the answer)."""
+    if not levels:
+        raise ValueError(f"hints for {exercise!r}: give at least one")
+    HINTS[exercise] = levels
+
+
+def hint(exercise: str, level: int | None = None) -> None:
+    """Print the next hint for an exercise (or hint `level`, 1 = the first); each call goes one step further."""
+    if exercise not in HINTS:
+        raise ValueError(f"no hints for {exercise!r}; exercises with hints: {', '.join(sorted(HINTS))}")
+    levels = HINTS[exercise]
+    if level is None:
+        _given[exercise] = min(_given[exercise] + 1, len(levels))
+        level = _given[exercise]
+    if not 1 <= level <= len(levels):
+        raise ValueError(f"{exercise!r} has hints 1 to {len(levels)}, not {level}")
+    more = f" (hint({exercise!r}) again for the next)" if level < len(levels) else " (the last one)"
+    print(f"Hint {level} of {len(levels)} for {exercise}{more}:\n  {levels[level - 1]}")
 
 
 def call_student(fn, *args, name: str):

@@ -4,7 +4,12 @@ from __future__ import annotations
 import math
 
 from ..encode import encode_example
-from .common import MASK_CASES, call_student, fail
+from .common import MASK_CASES, call_student, fail, hints
+
+hints("loss_token_share",
+      "Encode the example the way training does (encode_example): which of its tokens does the loss count? "
+      "Remember the model must also learn to stop.",
+      "The shape of the answer: (number of 1s in response_mask) / (number of input_ids), as a float.")
 
 
 def check_loss_token_share(fn, tokenizer) -> None:
