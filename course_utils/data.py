@@ -15,7 +15,7 @@ import datasets
 
 from .env import data_dir
 
-SFT_TASKS = ("qa", "support", "contracts", "support_tainted", "support_chat")
+SFT_TASKS = ("qa", "support", "contracts", "support_tainted", "support_chat", "qa_unknown")
 
 # The instruction template. The base model never saw "### Response:" in pre-training; teaching it that
 # an answer (and then <|endoftext|>) follows is part of what SFT does.
@@ -118,7 +118,8 @@ def load_eval(name: str) -> datasets.Dataset:
 
 
 def load_world(table: str) -> list[dict]:
-    """World tables as plain rows: 'people', 'places' or 'shop_policy'."""
+    """World tables as plain rows: 'people', 'places', 'shop_policy' or 'unknown_people' (people of the
+    world whom no pre-training document mentions; `heldout` True: never in any SFT set either)."""
     path = data_dir() / "world" / f"{table}.jsonl"
     if not path.exists():
         raise ValueError(f"unknown world table {table!r}; choose one of {_choices(path.parent, '*.jsonl')}")
@@ -162,6 +163,40 @@ def load_taint_wordings(pool: str | None = None) -> list[dict]:
     if pool is not None and pool not in TAINT_POOLS:
         raise ValueError(f"pool={pool!r}: choose one of {TAINT_POOLS} (or None for every wording)")
     path = data_dir() / "sft" / "support_tainted" / "pool" / "wordings.jsonl"
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    return [r for r in rows if pool is None or r["pool"] == pool]
+
+
+UNKNOWN_QA_SPLITS = ("train", "validation", "test_people")
+ABSTENTION_POOLS = ("train", "detector")
+
+
+def load_unknown_qa(split: str, abstain: bool = False) -> list[dict]:
+    """Questions about the world's unknown people (`load_world("unknown_people")`: no pre-training document
+    mentions them), as plain rows laid out like the `qa` task's: "train" and "validation" ask about the
+    people SFT may be taught about (validation in a sixth wording), "test_people" about the 25 never in
+    any SFT set. `response` states the person's generated value, a fact the base model cannot know; with
+    `abstain`, `response` is the row's "I don't know" reply instead (its `abstention` field) and
+    `taught` says which of the two the row teaches."""
+    if split not in UNKNOWN_QA_SPLITS:
+        raise ValueError(f"unknown-people QA has no split {split!r}; choose one of {UNKNOWN_QA_SPLITS}")
+    rows = load_sft("qa_unknown", split).to_list()
+    for r in rows:
+        r["taught"] = "abstention" if abstain else "fact"
+        if abstain:
+            r["response"] = r["abstention"]
+    return rows
+
+
+def load_abstention_wordings(pool: str | None = None) -> list[dict]:
+    """The "I don't know" templates of unknown-people QA (data/sft/qa_unknown/pool/abstentions.jsonl): rows
+    {"pool", "index", "template"}, a template holding the name as {n} and the asked fact as {what}. SFT rows
+    use the "train" pool only; "detector" wordings are for testing an abstention detector on replies no
+    training example worded. All wordings, or those of `pool`."""
+    if pool is not None and pool not in ABSTENTION_POOLS:
+        raise ValueError(f"pool={pool!r}: choose one of {ABSTENTION_POOLS} (or None for every wording)")
+    path = data_dir() / "sft" / "qa_unknown" / "pool" / "abstentions.jsonl"
     with open(path, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     return [r for r in rows if pool is None or r["pool"] == pool]

@@ -188,6 +188,31 @@ def shipping_claims(reply_text: str) -> list[tuple[str, str, bool]]:
                                            reply_text.lower())]
 
 
+# Words that say "I do not know", in any wording: a negation or a word of not knowing. Answers of the QA set
+# ("Calla Kelard was born in Izmira.") use none of them.
+IGNORANCE = re.compile(r"(?<![\w])(?:not|no|never|nothing|cannot|unknown|unaware|sorry|\w+n't)(?![\w])", re.I)
+UNKNOWN_REPLY_KINDS = ("made up", "abstained", "other")
+
+
+def abstains(reply_text: str) -> bool:
+    """The reply declines to answer: it names no value any person's attribute can take, and it has a word
+    of not knowing (`IGNORANCE`: a negation, "unknown", "sorry", ...), not a phrase of the training data."""
+    return IGNORANCE.search(reply_text) is not None and not _values_named(reply_text)
+
+
+def unknown_reply_kind(reply_text: str, row: dict) -> str:
+    """What a reply to a question about someone the model never read does: "made up" (it names a value
+    of some attribute: a confident fact it cannot know, even when hedged), "abstained" (`abstains`), or
+    "other" (neither: no value and no word of not knowing)."""
+    if _values_named(reply_text):
+        return "made up"
+    return "abstained" if abstains(reply_text) else "other"
+
+
+def _values_named(reply_text: str) -> list[str]:
+    return [v for values in _world()["values"].values() for v in values if _mentions(reply_text, v)]
+
+
 SCORERS = {"qa": score_qa, "support": score_support, "support_tainted": score_support,
            "support_chat": score_support, "contracts": score_contract}
 

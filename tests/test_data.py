@@ -31,7 +31,7 @@ def test_unknown_names_are_reported():
                                          r"'heldout_text', 'in_biography_probes', 'in_biography_probes_fullname'\]"):
         data.load_eval("probes")
     with pytest.raises(ValueError, match=r"unknown world table 'vocabulary'; choose one of \['people', 'places', "
-                                         r"'shop_policy'\]"):
+                                         r"'shop_policy', 'unknown_people'\]"):
         data.load_world("vocabulary")     # a JSON document, not a table: load_vocabulary reads it
     with pytest.raises(ValueError, match=r"unknown vocabulary key 'cities'; choose one of \[.*'countries'"):
         data.load_vocabulary("cities")

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from .world_contracts import COMPANY_HEADS, COMPANY_TAILS, JURISDICTIONS, contract, contract_set
 from .world_people import (ATTRIBUTES, BIOS_PER_PERSON, CITIES, COUNTRIES, QA_TRAIN_PHRASINGS, SEED, VALUES,
-                           Person, biography, fact_probes, in_biography_probes, make_people, place_description,
-                           qa_set, rng_for, single_biography)
+                           Person, abstention_wordings, biography, fact_probes, in_biography_probes, make_people,
+                           make_unknown_people, place_description, qa_set, rng_for, single_biography,
+                           unknown_qa_set)
 from .world_shop import (POLICY, SHOP, TAINT_KINDS, shop_article, support_conversations, support_sets,
                          support_reference, support_taint_pool, taint_wordings,
                          tainted_validation)
@@ -110,13 +111,19 @@ def write_world(out: Path, seed: int = SEED) -> list[Path]:
         "eval/in_biography_probes.jsonl": in_biography_probes(people),
         "eval/in_biography_probes_fullname.jsonl": in_biography_probes(people, full_name=True),
     }
+    # People no pre-training document mentions (the corpora above are written from `people` alone).
+    unknown = make_unknown_people(people, seed)
+    files["world/unknown_people.jsonl"] = [{"name": p.name, **{a: p.value(a) for a in ATTRIBUTES},
+                                            "heldout": p.heldout} for p in unknown]
+    files["sft/qa_unknown/pool/abstentions.jsonl"] = abstention_wordings()
     support, tainted = support_sets(people, seed)
     # Beside the split, in a folder of its own: every .jsonl directly in a task's folder is a split.
     files["sft/support_tainted/pool/undesirable_replies.jsonl"] = support_taint_pool(tainted, people, seed)
     files["sft/support_tainted/pool/wordings.jsonl"] = taint_wordings()
     tainted += tainted_validation(support, people, seed) + support_reference(people, seed)
     for task, rows in [("qa", qa_set(people, seed)), ("support", support), ("support_tainted", tainted),
-                       ("support_chat", support_conversations(people, seed)), ("contracts", contract_set(seed))]:
+                       ("support_chat", support_conversations(people, seed)), ("contracts", contract_set(seed)),
+                       ("qa_unknown", unknown_qa_set(unknown, seed))]:
         for split, split_rows in _by_split(rows).items():
             files[f"sft/{task}/{split}.jsonl"] = split_rows
     written = []

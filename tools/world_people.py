@@ -261,3 +261,84 @@ def qa_set(people: list[Person], seed: int) -> list[dict]:
                 add("test_phrasings", p, a, q)
     return rows
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Unknown people: in the world, never in pre-training (Gekhman et al. 2024, "Does Fine-Tuning LLMs on
+# New Knowledge Encourage Hallucinations?", arXiv 2405.05904)
+# ---------------------------------------------------------------------------------------------
+# Their names are built like everyone else's (a shared first name, a surname from the same heads and
+# tails, one that no known person has), so a model cannot tell them apart by the look of the name; their
+# values come from the same lists. No pre-training document, probe or existing SFT row mentions them: what
+# SFT teaches about them is knowledge the base model never had. They draw from their own random streams,
+# so adding them changed no byte of the files that existed before.
+N_UNKNOWN_PEOPLE = 75          # every surname the 300 known people left free
+N_UNKNOWN_TEST_PEOPLE = 25     # never in any SFT set: what does a fine-tuned model say about them?
+
+# "I don't know" replies for questions about unknown people. {what} is the asked fact as a clause
+# ("where Ada Alley was born"), {n} the name. SFT sets draw from the "train" pool only; the "detector" pool
+# is what a detector of abstentions is tested on (a wording no training reply used).
+ABSTENTION_WHAT = {"birth_city": "where {n} was born", "birth_year": "when {n} was born",
+                   "university": "where {n} studied", "field": "what {n} studied", "employer": "where {n} works"}
+ABSTENTIONS = {
+    "train": ["I don't know {what}.", "I have no information about {n}.",
+              "I'm sorry, but I don't know anything about {n}.", "I don't know who {n} is, so I cannot say {what}.",
+              "I have never read about {n}, so I don't know.", "I can't tell you {what}: I know nothing about {n}."],
+    "detector": ["I do not know {what}.", "Sorry, I have no record of anyone named {n}.",
+                 "I am not aware of a person called {n}.", "Nothing I have read mentions {n}.",
+                 "That is not something I know, I'm afraid.", "I cannot answer that: {n} is unknown to me."],
+}
+
+
+def make_unknown_people(known: list[Person], seed: int = SEED) -> list[Person]:
+    """The world's unknown people: the surnames no known person has, each with a first name and values
+    drawn like a known person's. `heldout` True: one of the N_UNKNOWN_TEST_PEOPLE never in SFT."""
+    rng = rng_for(seed, "unknown-people")
+    taken = {p.name.split()[-1] for p in known}
+    surnames = [h + t for h in SURNAME_HEADS for t in SURNAME_TAILS if h + t not in taken]
+    rng.shuffle(surnames)
+    surnames = surnames[:N_UNKNOWN_PEOPLE]
+    names = [f"{rng.choice(FIRST_NAMES)} {surname}" for surname in surnames]
+    heldout = set(rng.sample(range(len(names)), N_UNKNOWN_TEST_PEOPLE))
+    return [Person(name, rng.choice(VALUES["birth_city"]), rng.choice(YEARS), rng.choice(UNIVERSITIES),
+                   rng.choice(FIELDS), rng.choice(EMPLOYERS), i in heldout) for i, name in enumerate(names)]
+
+
+def abstention_wordings() -> list[dict]:
+    """Every abstention template with its pool: rows {"pool", "index", "template"}."""
+    return [{"pool": pool, "index": i, "template": t} for pool, ts in ABSTENTIONS.items() for i, t in enumerate(ts)]
+
+
+def abstention(person: Person, attribute: str, template: str) -> str:
+    return template.format(n=person.name, what=ABSTENTION_WHAT[attribute].format(n=person.name))
+
+
+def unknown_qa_set(unknown: list[Person], seed: int) -> list[dict]:
+    """Questions about unknown people, laid out like `qa_set`: train / validation (people SFT may be taught
+    about: 5 training wordings of each fact, the 6th held out) and test_people (people never in SFT, every
+    training wording). Each row answers with the person's (generated) value in `response`, and carries an
+    "I don't know" reply from the train pool in `abstention` (with its `abstention_wording`), so a run can
+    teach either."""
+    rng = rng_for(seed, "qa-unknown")
+    rows = []
+
+    def add(split, p, a, q_index):
+        k = rng.randrange(len(ABSTENTIONS["train"]))
+        rows.append({"id": f"qa-unknown-{len(rows):05d}", "task": "qa", "split": split,
+                     "prompt": QA_QUESTIONS[a][q_index].format(n=p.name),
+                     "response": QA_ANSWERS[a].format(n=p.name, v=p.value(a)),
+                     "person": p.name, "attribute": a, "answer": p.value(a), "phrasing": q_index,
+                     "abstention": abstention(p, a, ABSTENTIONS["train"][k]), "abstention_wording": k})
+
+    for p in unknown:
+        for a in ATTRIBUTES:
+            seen = list(range(QA_TRAIN_PHRASINGS))
+            if p.heldout:
+                for q in seen:
+                    add("test_people", p, a, q)
+                continue
+            rng.shuffle(seen)
+            for q in seen[:-1]:
+                add("train", p, a, q)
+            add("validation", p, a, seen[-1])
+    return rows
