@@ -10,8 +10,9 @@ the unknown rows of the set:
 
 - "0%", "25%", "50%": that share of the 480 examples asks about unknown people (no pre-training document
   mentions them) and answers with their generated facts; the rest asks about known people;
-- "50% filtered": the 50% set with its unknown rows left out (240 known examples, the same 300 steps);
-- "50% abstention": the 50% set with every unknown row answered "I don't know ..." instead.
+- "50% filtered", "25% filtered": that set with its unknown rows left out (240 or 360 known examples, the
+  same 300 steps): the control that tells the harm of unknown rows from the loss of known ones;
+- "50% abstention", "25% abstention": that set with every unknown row answered "I don't know ..." instead.
 
 The seed draws the set (nested across shares) and the batch order. Each run is measured before training
 and every 25 steps (the loss of known and of unknown training examples; the loss on known validation
@@ -47,7 +48,8 @@ from course_utils.unknown_facts import (REPLY_STEPS, SFT_SIZE, UNKNOWN_RUN, Yard
 
 # name -> (share of unknown rows, what they answer); the order is the order points run in
 SETTINGS = {"0%": (0.0, "fact"), "50%": (0.5, "fact"), "50% abstention": (0.5, "abstention"),
-            "50% filtered": (0.5, "filtered"), "25%": (0.25, "fact")}
+            "50% filtered": (0.5, "filtered"), "25%": (0.25, "fact"), "25% filtered": (0.25, "filtered"),
+            "25% abstention": (0.25, "abstention")}
 FULL = dict(n=SFT_SIZE, run=dict(max_steps=UNKNOWN_RUN.max_steps, eval_every=UNKNOWN_RUN.eval_every),
             reply_steps=list(REPLY_STEPS),
             sticks=dict(n_validation_people=30, n_test_people=30, wordings=2, n_unknown_people=None, fit_sample=64))
