@@ -28,10 +28,12 @@ import datasets
 
 from .data import load_sft, load_unknown_qa
 from .encode import encode_sft
+from .env import REPO_ROOT
 from .evaluate import reply
 from .scorers import about_the_person, abstains, score_qa, unknown_reply_kind
 from .train import TrainConfig, train_sft, validation_loss
 
+RECORD = REPO_ROOT / "experiments" / "results" / "unknown_facts.json"   # what experiments/unknown_facts.py wrote
 UNKNOWN_RUN = TrainConfig(max_steps=300, batch_size=16, lr=1e-3, eval_every=25, log_every=25)
 SHARES = (0.0, 0.25, 0.5)
 SFT_SIZE = 480               # examples in every SFT set, whatever its unknown share

@@ -43,7 +43,7 @@ import torch  # noqa: E402
 from experiments import record  # noqa: E402
 from course_utils.env import seed_everything  # noqa: E402
 from course_utils.models import load_base  # noqa: E402
-from course_utils.unknown_facts import (REPLY_STEPS, SFT_SIZE, UNKNOWN_RUN, Yardsticks, run,  # noqa: E402
+from course_utils.unknown_facts import (RECORD, REPLY_STEPS, SFT_SIZE, UNKNOWN_RUN, Yardsticks, run,  # noqa: E402
                                         summary)
 
 # name -> (share of unknown rows, what they answer); the order is the order points run in
@@ -55,7 +55,6 @@ FULL = dict(n=SFT_SIZE, run=dict(max_steps=UNKNOWN_RUN.max_steps, eval_every=UNK
             sticks=dict(n_validation_people=30, n_test_people=30, wordings=2, n_unknown_people=None, fit_sample=64))
 TINY = dict(n=16, run=dict(max_steps=4, eval_every=2), reply_steps=[2],
             sticks=dict(n_validation_people=2, n_test_people=2, wordings=1, n_unknown_people=2, fit_sample=4))
-RECORD = ROOT / "experiments" / "results" / "unknown_facts.json"
 
 
 def one_point(name: str, seed: int, model, tok, sticks: Yardsticks, size: dict) -> dict:
