@@ -349,8 +349,12 @@ def check_pack_row(pack_row, attention_allowed) -> None:
             what, hint = _diagnose_attention(allowed, want["position_ids"])
             raise fail(f"{attend_name}: {what}; {_losses_text(in_row, alone)}.", hint)
 
-        both = losses_in_row(examples, row, attention_allowed(row["position_ids"]))
-        assert max(abs(a - b) for a, b in zip(alone, both)) <= 1e-5
+        both = losses_in_row(examples, row, _check_allowed_value(
+            call_student(attention_allowed, row["position_ids"].clone(), name=attend_name), T, attend_name))
+        if max(abs(a - b) for a, b in zip(alone, both)) > 1e-5:     # each right alone, not together
+            raise fail(f"{attend_name} on {pack_name}'s positions: {_losses_text(both, alone)}.",
+                       "make attention_allowed read the seams from the positions pack_row returns (a new example "
+                       "at every 0).")
     print(f"{pack_name} and {attend_name} look right: in packed rows of {len(PACK_CASES[0])} and "
           f"{len(PACK_CASES[1])} examples, each example's loss on a tiny GPT-2 equals its loss padded alone "
           "(within 1e-5).")

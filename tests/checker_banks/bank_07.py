@@ -112,7 +112,8 @@ LABELS_MUTANTS = {
 def _row(examples, positions, mask=None, ids=None):
     ids = ids if ids is not None else [t for e in examples for t in e["input_ids"]]
     mask = mask if mask is not None else [m for e in examples for m in e["response_mask"]]
-    return {"input_ids": torch.tensor(ids), "position_ids": torch.tensor(positions), "response_mask": torch.tensor(mask)}
+    return {"input_ids": torch.tensor(ids), "position_ids": torch.tensor(positions),
+            "response_mask": torch.tensor(mask)}
 
 
 def _restarting(examples, start=0):
@@ -160,8 +161,8 @@ PACK = {
     "response mask shifted by one": pack(positions=_restarting, mask=_mask_shifted),
     "response mask lost after the first seam": pack(positions=_restarting, mask=_mask_first_only),
     "prompts supervised too": pack(positions=_restarting, mask=lambda ex: [1] * sum(len(e["input_ids"]) for e in ex)),
-    "EOS dropped from the row": lambda ex: _row([{"input_ids": e["input_ids"][:-1], "response_mask": e["response_mask"][:-1]}
-                                                 for e in ex], _restarting([{"input_ids": e["input_ids"][:-1]} for e in ex])),
+    "EOS dropped from the row": lambda ex: right_pack([{"input_ids": e["input_ids"][:-1],
+                                                        "response_mask": e["response_mask"][:-1]} for e in ex]),
     "a list of examples, not one row": lambda ex: {"input_ids": [e["input_ids"] for e in ex],
                                                    "position_ids": [list(range(len(e["input_ids"]))) for e in ex],
                                                    "response_mask": [e["response_mask"] for e in ex]},
@@ -193,7 +194,8 @@ ATTEND = {
     "attention across examples (plain causal)": lambda pos: _causal(len(pos)),
     "not causal within an example": lambda pos: _segments(pos)[:, None] == _segments(pos)[None, :],
     "transposed (upper triangle)": lambda pos: reference_attention_allowed(pos).T,
-    "a token may not attend to itself": lambda pos: reference_attention_allowed(pos) & ~torch.eye(len(pos), dtype=torch.bool),
+    "a token may not attend to itself": lambda pos: reference_attention_allowed(pos) & ~torch.eye(len(pos),
+                                                                                              dtype=torch.bool),
     "everything allowed": lambda pos: torch.ones(len(pos), len(pos), dtype=torch.bool),
     "examples numbered one token late": lambda pos: (lambda s: (s[:, None] == s[None, :]) & _causal(len(pos)))(
         torch.cat([torch.zeros(1, dtype=torch.long), _segments(pos)[:-1]])),
@@ -203,14 +205,15 @@ ATTEND = {
     "a model-ready (1, 1, T, T) mask": lambda pos: reference_attention_allowed(pos)[None, None],
     "not written": lambda pos: (_ for _ in ()).throw(NotImplementedError()),
 }
+LEAK = r"allowed\[\d+, \d+\] is True, but token \d+ is before token \d+ and in example \d+, not \d+"
 ATTEND_SAYS = {
     "attention across examples (plain causal)": "attention crosses the seams",
     "not causal within an example": "not causal",
     "transposed (upper triangle)": "transposed",
     "a token may not attend to itself": "not allowed to attend to itself",
     "everything allowed": "every token sees every other",
-    "examples numbered one token late": r"allowed\[\d+, \d+\] is True, but token \d+ is before token \d+ and in example",
-    "same position instead of same example": r"allowed\[\d+, \d+\] is True, but token \d+ is before token \d+ and in example",
+    "examples numbered one token late": LEAK,
+    "same position instead of same example": LEAK,
     "an additive mask of 0 and -inf": "not an additive mask",
     "a model-ready (1, 1, T, T) mask": "model-ready 4-D mask",
     "not written": "not written yet",
