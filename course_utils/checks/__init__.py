@@ -7,7 +7,7 @@ known cases, names the likely mistake with a hint when it is wrong, and prints o
     forgetting      04  check_replay_mix, check_forgetting_choice
     generalization  05  check_people_split
     data_quality    06  check_leak_rule
-    trl             07  check_labels_loss
+    trl             07  check_labels_loss, check_pack_row
     common              CheckFailed (what a checker raises), hint (graded hints), and what the checkers share
 
 Stuck on an exercise? `hint("sft_step")` prints its first hint; calling it again prints the next.
@@ -21,8 +21,8 @@ from .generalization import check_people_split
 from .loop import check_sft_step, reference_sft_step
 from .masked_loss import check_response_mask, check_sft_loss
 from .sft_data import check_loss_token_share
-from .trl import check_labels_loss
+from .trl import check_labels_loss, check_pack_row
 
 __all__ = ["CheckFailed", "MASK_CASES", "check_forgetting_choice", "check_labels_loss", "check_leak_rule",
-           "check_loss_token_share", "check_people_split", "check_replay_mix", "check_response_mask",
+           "check_loss_token_share", "check_pack_row", "check_people_split", "check_replay_mix", "check_response_mask",
            "check_sft_loss", "check_sft_step", "hint", "reference_sft_step"]
