@@ -135,8 +135,8 @@ _MISTAKES = [
      "use a strict inequality: min(a) > max(b), not >=."),
     (lambda a, b: _seed_for_seed(a, b),
      lambda a, b: (f"that compares seed for seed ({', '.join(f'{x:.2f} vs {y:.2f}' for x, y in zip(a, b))}), but the "
-                   f"rule compares ranges, not pairs: seed 0 of one setting trains on other data in another order "
-                   f"than seed 0 of the other, and three wins in three come by chance one time in eight "
+                   f"rule compares ranges, not pairs: seed 0 of one setting is another run than seed 0 of the other, "
+                   f"and three wins in three come by chance one time in eight "
                    f"({_ranges(a, b)})."),
      "compare the ranges: every seed of a against every seed of b, i.e. min(a) against max(b)."),
     (lambda a, b: _separate(a[0], a[-1], b[0], b[-1]),
