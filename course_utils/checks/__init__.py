@@ -5,7 +5,7 @@ known cases, names the likely mistake with a hint when it is wrong, and prints o
     loss            02  check_sft_loss, check_response_mask
     loop            03  check_sft_step (and reference_sft_step, the step it compares with)
     forgetting      04  check_replay_mix, check_forgetting_choice
-    generalization  05  check_people_split
+    generalization  05  check_people_split, check_verdict
     data_quality    06  check_leak_rule
     trl             07  check_labels_loss, check_pack_row
     common              CheckFailed (what a checker raises), hint (graded hints), and what the checkers share
@@ -17,7 +17,7 @@ A notebook imports a checker from here: `from course_utils.checks import check_s
 from .common import MASK_CASES, CheckFailed, hint
 from .data_quality import check_leak_rule
 from .forgetting import check_forgetting_choice, check_replay_mix
-from .generalization import check_people_split
+from .generalization import check_people_split, check_verdict
 from .loop import check_sft_step, reference_sft_step
 from .masked_loss import check_response_mask, check_sft_loss
 from .sft_data import check_loss_token_share
@@ -25,4 +25,4 @@ from .trl import check_labels_loss, check_pack_row
 
 __all__ = ["CheckFailed", "MASK_CASES", "check_forgetting_choice", "check_labels_loss", "check_leak_rule",
            "check_loss_token_share", "check_pack_row", "check_people_split", "check_replay_mix", "check_response_mask",
-           "check_sft_loss", "check_sft_step", "hint", "reference_sft_step"]
+           "check_sft_loss", "check_sft_step", "check_verdict", "hint", "reference_sft_step"]
