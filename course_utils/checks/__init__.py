@@ -2,7 +2,7 @@
 known cases, names the likely mistake with a hint when it is wrong, and prints one line when it is right.
 
     sft_data        01  check_loss_token_share
-    masked_loss     02  check_sft_loss, check_response_mask, check_conversation_mask
+    masked_loss     02  check_sft_loss, check_response_mask, check_padded_batch, check_conversation_mask
     loop            03  check_sft_step (and reference_sft_step, the step it compares with)
     forgetting      04  check_replay_mix, check_forgetting_choice
     generalization  05  check_people_split
@@ -19,11 +19,11 @@ from .data_quality import check_leak_rule
 from .forgetting import check_forgetting_choice, check_replay_mix
 from .generalization import check_people_split
 from .loop import check_sft_step, reference_sft_step
-from .masked_loss import check_conversation_mask, check_response_mask, check_sft_loss
+from .masked_loss import check_conversation_mask, check_padded_batch, check_response_mask, check_sft_loss
 from .sft_data import check_loss_token_share
 from .trl import check_labels_loss
 
 __all__ = ["CheckFailed", "MASK_CASES", "check_conversation_mask", "check_forgetting_choice", "check_labels_loss",
-           "check_leak_rule",
-           "check_loss_token_share", "check_people_split", "check_replay_mix", "check_response_mask",
-           "check_sft_loss", "check_sft_step", "hint", "reference_sft_step"]
+           "check_leak_rule", "check_loss_token_share", "check_padded_batch", "check_people_split",
+           "check_replay_mix", "check_response_mask", "check_sft_loss", "check_sft_step", "hint",
+           "reference_sft_step"]

@@ -2,6 +2,7 @@
 assistant mask of a multi-turn conversation."""
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -326,3 +327,99 @@ def check_conversation_mask(fn, tokenizer) -> None:
             raise _diagnose_conversation_mask(name, mask, w_mask, _token_pieces(tokenizer, text, spans), messages, case)
     print(f"✓ {name} is right: ids and mask match the course's template on {len(CONVERSATION_CASES)} conversations "
           "(a system message, several replies, headers quoted inside messages).")
+
+
+hints("pad_batch",
+      "Pad each example on the right to the longest one. Which tokens are padding is known from the lengths, "
+      "not from the ids: with pad = EOS, an id equal to the pad id can be a real token (the EOS that ends a "
+      "reply) that must keep its mask and its attention.",
+      "The shape of the answer: for each example, n = T - len(ids); input_ids += [pad_id] * n; "
+      "attention_mask = [1] * len(ids) + [0] * n; response_mask += [0] * n; then torch.tensor of each list.")
+
+# Batches of small, fully known examples (ids are plain numbers). The first two pad with the EOS id, 0, as
+# GPT-2 must; one example is a conversation with an EOS in the middle, and the longest is not first.
+_EOS = 0
+PAD_CASES = [
+    ([{"input_ids": [5, 6, 7, 8, _EOS], "response_mask": [0, 0, 1, 1, 1]},
+      {"input_ids": [5, 9, _EOS], "response_mask": [0, 1, 1]},
+      {"input_ids": [5, 6, _EOS, 7, 8, 9, _EOS], "response_mask": [0, 1, 1, 0, 0, 1, 1]}], _EOS),
+    ([{"input_ids": [4, 3, _EOS], "response_mask": [0, 1, 1]},
+      {"input_ids": [4, 4, 4, 3, 3, _EOS], "response_mask": [0, 0, 0, 1, 1, 1]}], _EOS),
+    ([{"input_ids": [7, 8, 9, _EOS], "response_mask": [0, 1, 1, 1]},
+      {"input_ids": [7, 8, _EOS], "response_mask": [0, 1, 1]}], 50),        # a pad id of its own
+]
+
+
+def _padded(examples, pad_id):
+    T = max(len(e["input_ids"]) for e in examples)
+    return {"input_ids": [e["input_ids"] + [pad_id] * (T - len(e["input_ids"])) for e in examples],
+            "attention_mask": [[1] * len(e["input_ids"]) + [0] * (T - len(e["input_ids"])) for e in examples],
+            "response_mask": [e["response_mask"] + [0] * (T - len(e["input_ids"])) for e in examples]}
+
+
+def check_padded_batch(fn) -> None:
+    """Check `fn(examples, pad_id) -> {"input_ids", "attention_mask", "response_mask"}` (B, T) tensors,
+    padded on the right to the longest example, when the pad id may equal the EOS id."""
+    name = getattr(fn, "__name__", "your function")
+    for n, (examples, pad_id) in enumerate(PAD_CASES, 1):
+        given = copy.deepcopy(examples)
+        out = call_student(fn, given, pad_id, name=name)
+        case = f"(batch {n} of {len(PAD_CASES)}: lengths {[len(e['input_ids']) for e in examples]}, pad_id={pad_id})"
+        if given != examples:
+            raise fail(f"{name} changes the examples it was given {case}.",
+                       "build new lists (e['input_ids'] + [pad_id] * n), don't append to the examples themselves.")
+        keys = ("input_ids", "attention_mask", "response_mask")
+        if not isinstance(out, dict) or not all(k in out for k in keys):
+            raise fail(f"{name} should return a dict with {', '.join(keys)}, got "
+                       f"{type(out).__name__}{' with ' + ', '.join(map(str, out)) if isinstance(out, dict) else ''}.",
+                       "return {'input_ids': ..., 'attention_mask': ..., 'response_mask': ...}.")
+        if not all(torch.is_tensor(out[k]) for k in keys):
+            raise fail(f"{name} should return tensors, got {', '.join(type(out[k]).__name__ for k in keys)} {case}.",
+                       "wrap each padded list of lists in torch.tensor(...): the model takes (batch, time) tensors.")
+        got = {k: out[k].tolist() for k in keys}
+        want = _padded(examples, pad_id)
+        T = len(want["input_ids"][0])
+        shapes = {k: tuple(out[k].shape) for k in keys}
+        if any(s != (len(examples), T) for s in shapes.values()):
+            longer = any(len(s) == 2 and s[1] > T for s in shapes.values())
+            shorter = any(len(s) == 2 and s[1] < T for s in shapes.values())
+            what = ("longer than the longest example" if longer else
+                    "cut to less than the longest example" if shorter else "not (batch, time)")
+            raise fail(f"{name} returned shapes {shapes}, expected ({len(examples)}, {T}): {what} {case}.",
+                       "pad every example to the length of the longest one in the batch.")
+        left_padded = [[pad_id] * (T - len(e["input_ids"])) + e["input_ids"] for e in examples]
+        if got["input_ids"] == left_padded:
+            raise fail(f"{name} pads on the left {case}.",
+                       "pad on the right: the tokens start at position 0 and the padding comes after them.")
+        if got["input_ids"] != want["input_ids"]:
+            if got["input_ids"] == _padded(examples, 0)["input_ids"]:
+                raise fail(f"{name} pads with 0 instead of pad_id {case}.", "append [pad_id] * n, whatever id it is.")
+            raise fail(f"{name}'s input_ids are {got['input_ids']}, expected {want['input_ids']} {case}.",
+                       "each row is the example's ids, then pad_id up to the longest length.")
+        by_id = [[int(i != pad_id) for i in row] for row in want["input_ids"]]
+        if got["attention_mask"] != want["attention_mask"]:
+            if got["attention_mask"] == by_id:
+                raise fail(f"{name} builds the attention mask from the ids (input_ids != pad_id): with pad = EOS it "
+                           f"hides every real EOS from the model too {case}.",
+                           "a token is padding because of where it is (after the example's length), not because of "
+                           "its id: [1] * len(ids) + [0] * n.")
+            if all(all(row) for row in got["attention_mask"]):
+                raise fail(f"{name} lets the model attend to the padding (attention mask all 1s) {case}.",
+                           "0 on the padding positions, 1 on the example's own tokens.")
+            if got["attention_mask"] == [[1 - a for a in row] for row in want["attention_mask"]]:
+                raise fail(f"{name} has the attention mask inverted {case}.", "1 on real tokens, 0 on padding.")
+            raise fail(f"{name}'s attention_mask is {got['attention_mask']}, expected {want['attention_mask']} {case}.",
+                       "1 on each example's own tokens, 0 on the padding after them.")
+        if got["response_mask"] != want["response_mask"]:
+            if got["response_mask"] == [[m * b for m, b in zip(mr, br)] for mr, br in zip(want["response_mask"], by_id)]:
+                raise fail(f"{name} masks by id (input_ids != pad_id): with pad = EOS that drops the response's own "
+                           f"EOS from the loss, and the model never learns to stop {case}.",
+                           "keep each example's response_mask as it is and add 0s for the padding only.")
+            ones = [e["response_mask"] + [1] * (T - len(e["input_ids"])) for e in examples]
+            if got["response_mask"] == ones:
+                raise fail(f"{name} puts 1s in the response mask on the padding: the loss would train on pad tokens "
+                           f"{case}.", "pad the response mask with 0s.")
+            raise fail(f"{name}'s response_mask is {got['response_mask']}, expected {want['response_mask']} {case}.",
+                       "each example's response_mask, then 0 for each padding position.")
+    print(f"✓ {name} is right: ids, attention and response masks match on {len(PAD_CASES)} batches, the EOS of each "
+          "response kept though it shares its id with the padding.")

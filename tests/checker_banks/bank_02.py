@@ -3,7 +3,7 @@ mask) and check_conversation_mask (the assistant mask of a multi-turn conversati
 import torch
 
 from course_utils.chat_template import READ_TURN_END, ROLE_HEADERS
-from course_utils.checks import check_conversation_mask, check_response_mask, check_sft_loss
+from course_utils.checks import check_conversation_mask, check_padded_batch, check_response_mask, check_sft_loss
 
 from . import Bank, Mutant, tokenizer
 
@@ -239,3 +239,83 @@ BANKS = [
     Bank("check_conversation_mask", lambda fn: check_conversation_mask(fn, tokenizer()), right_conversation,
          CONVERSATION_MUTANTS),
 ]
+
+
+# ---- check_padded_batch ----------------------------------------------------------------------------------
+
+def right_pad_batch(examples, pad_id):
+    T = max(len(e["input_ids"]) for e in examples)
+    ids, attention, mask = [], [], []
+    for e in examples:
+        n = T - len(e["input_ids"])
+        ids.append(e["input_ids"] + [pad_id] * n)
+        attention.append([1] * len(e["input_ids"]) + [0] * n)
+        mask.append(e["response_mask"] + [0] * n)
+    return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(attention),
+            "response_mask": torch.tensor(mask)}
+
+
+def _pad_mutant(how):
+    def wrong(examples, pad_id):
+        batch = right_pad_batch(examples, pad_id)
+        ids, attention, mask = batch["input_ids"], batch["attention_mask"], batch["response_mask"]
+        if how == "mask by id":
+            mask = mask * (ids != pad_id)
+        elif how == "attention by id":
+            attention = (ids != pad_id).long()
+        elif how == "both by id":
+            attention = (ids != pad_id).long()
+            mask = mask * attention
+        elif how == "mask padded with 1":
+            mask = torch.where(attention.bool(), mask, torch.ones_like(mask))
+        elif how == "attention all 1":
+            attention = torch.ones_like(attention)
+        elif how == "attention inverted":
+            attention = 1 - attention
+        elif how == "pad with 0":
+            ids = torch.where(attention.bool(), ids, torch.zeros_like(ids))
+        elif how == "left":
+            T = ids.shape[1]
+            ids = torch.tensor([[pad_id] * (T - len(e["input_ids"])) + e["input_ids"] for e in examples])
+            attention = torch.tensor([[0] * (T - len(e["input_ids"])) + [1] * len(e["input_ids"]) for e in examples])
+            mask = torch.tensor([[0] * (T - len(e["input_ids"])) + e["response_mask"] for e in examples])
+        elif how == "fixed length":
+            extra = torch.full((ids.shape[0], 2), pad_id)
+            ids, attention, mask = (torch.cat([ids, extra], 1), torch.cat([attention, 0 * extra], 1),
+                                    torch.cat([mask, 0 * extra], 1))
+        elif how == "shortest":
+            T = min(len(e["input_ids"]) for e in examples)
+            ids, attention, mask = ids[:, :T], attention[:, :T], mask[:, :T]
+        elif how == "lists":
+            return {k: v.tolist() for k, v in batch.items()}
+        return {"input_ids": ids, "attention_mask": attention, "response_mask": mask}
+    return wrong
+
+
+def _pads_in_place(examples, pad_id):
+    T = max(len(e["input_ids"]) for e in examples)
+    for e in examples:
+        n = T - len(e["input_ids"])
+        e["attention_mask"] = [1] * len(e["input_ids"]) + [0] * n
+        e["input_ids"] += [pad_id] * n
+        e["response_mask"] += [0] * n
+    return {k: torch.tensor([e[k] for e in examples]) for k in ("input_ids", "attention_mask", "response_mask")}
+
+
+PAD_MUTANTS = {
+    "response mask by id (input_ids != pad_id)": Mutant(_pad_mutant("mask by id"), "masks by id.*own EOS"),
+    "attention mask by id": Mutant(_pad_mutant("attention by id"), "attention mask from the ids"),
+    "both masks by id": Mutant(_pad_mutant("both by id"), "attention mask from the ids"),
+    "padding marked as loss": Mutant(_pad_mutant("mask padded with 1"), "1s in the response mask on the padding"),
+    "padding attended": Mutant(_pad_mutant("attention all 1"), "attend to the padding"),
+    "attention mask inverted": Mutant(_pad_mutant("attention inverted"), "attention mask inverted"),
+    "pads with 0, not pad_id": Mutant(_pad_mutant("pad with 0"), "pads with 0 instead of pad_id"),
+    "pads on the left": Mutant(_pad_mutant("left"), "pads on the left"),
+    "pads past the longest": Mutant(_pad_mutant("fixed length"), "longer than the longest"),
+    "cuts to the shortest": Mutant(_pad_mutant("shortest"), "cut to less than the longest"),
+    "returns lists": Mutant(_pad_mutant("lists"), "should return tensors"),
+    "pads the examples in place": Mutant(_pads_in_place, "changes the examples it was given"),
+    "not written": Mutant(_not_written, "not written yet"),
+}
+
+BANKS.append(Bank("check_padded_batch", check_padded_batch, right_pad_batch, PAD_MUTANTS))
