@@ -2,7 +2,7 @@
 known cases, names the likely mistake with a hint when it is wrong, and prints one line when it is right.
 
     sft_data        01  check_loss_token_share
-    loss            02  check_sft_loss, check_response_mask
+    masked_loss     02  check_sft_loss, check_response_mask, check_padded_batch, check_conversation_mask
     loop            03  check_sft_step (and reference_sft_step, the step it compares with)
     forgetting      04  check_replay_mix, check_forgetting_choice
     generalization  05  check_people_split, check_verdict
@@ -19,10 +19,10 @@ from .data_quality import check_leak_rule
 from .forgetting import check_forgetting_choice, check_replay_mix
 from .generalization import check_people_split, check_verdict
 from .loop import check_sft_step, reference_sft_step
-from .masked_loss import check_response_mask, check_sft_loss
+from .masked_loss import check_conversation_mask, check_padded_batch, check_response_mask, check_sft_loss
 from .sft_data import check_loss_token_share
 from .trl import check_labels_loss, check_pack_row
 
-__all__ = ["CheckFailed", "MASK_CASES", "check_forgetting_choice", "check_labels_loss", "check_leak_rule",
-           "check_loss_token_share", "check_pack_row", "check_people_split", "check_replay_mix", "check_response_mask",
-           "check_sft_loss", "check_sft_step", "check_verdict", "hint", "reference_sft_step"]
+# Every checker imported above, so that a new one cannot be left out of the package's names.
+__all__ = ["CheckFailed", "MASK_CASES", "hint", "reference_sft_step",
+           *sorted(name for name in dir() if name.startswith("check_"))]

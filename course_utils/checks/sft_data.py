@@ -38,6 +38,12 @@ def check_loss_token_share(fn, tokenizer) -> None:
         if close(100 * want):
             raise fail(f"{name} returned a percentage ({got:.2f}); expected a fraction ({want:.4f}).",
                        "return a number between 0 and 1.")
+        if got == 0 and isinstance(want, float) and want > 0:
+            raise fail(f"{name} returned 0, expected {want:.4f}: this looks like integer division (//).",
+                       "divide with / so the share is a fraction between 0 and 1.")
+        if close((r + 1) / p):
+            raise fail(f"{name} returned {got:.4f}, expected {want:.4f}: it divides the loss tokens by the prompt "
+                       "tokens, not by all the tokens.", "the denominator is len(input_ids): prompt + response + EOS.")
         if close(len(response) / (len(prompt) + len(response))):
             raise fail(f"{name} counts characters, not tokens.", "encode the example and count token ids.")
         raise fail(f"{name} returned {got:.4f}, expected {want:.4f} {prompt[-20:]!r} / {response!r}.",
