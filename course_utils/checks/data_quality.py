@@ -83,6 +83,7 @@ FALSE_POSITIVE_BAR = 0.05      # of the clean replies, ordinary and awkward ones
 SEEN_RECALL_BAR = 0.90         # of the training set's own bad replies: the filter is for them
 KINDS = ("rude", "leak", "overpromise")
 ORDER_ID = re.compile(r"PP-\d+")
+DETECTOR_NAMES = {"undesirable_kinds", "off_policy_words", "leaked_data", "taint_kind_of"}   # the yardstick
 
 
 def _row(r: dict) -> dict:
@@ -172,6 +173,11 @@ def check_bad_reply_filter(fn) -> None:
 
     first_reply, first_row, *_ = cases["clean"]["ordinary"][0]
     call_student(fn, first_reply, dict(first_row), name=name)       # a stub fails here, before anything else
+    detector = sorted(set(getattr(getattr(fn, "__code__", None), "co_names", ())) & DETECTOR_NAMES)
+    if detector:
+        raise fail(f"{name} calls the evaluation's detector ({', '.join(detector)}).",
+                   "the detector is the notebook's yardstick, built from the wordings the checker scores on: a filter "
+                   "built on it grades itself. Write your own rule from the training set and trusted_replies.")
     clean = {group: verdicts(pairs) for group, pairs in cases["clean"].items()}
     unseen = verdicts(cases["unseen"])
     capitals = verdicts(cases["capitals"])

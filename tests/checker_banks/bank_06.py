@@ -94,6 +94,11 @@ def _training_vocabulary():
     return frozenset(re.findall(r"[a-z]+", " ".join(load_sft("support_tainted", "train")["response"]).lower()))
 
 
+def _uses_the_detector(reply, row):
+    from course_utils.scorers import undesirable_kinds
+    return bool(undesirable_kinds(reply, row))
+
+
 FILTER_MUTANTS = {
     "exact phrases of the training wordings": Mutant(
         lambda reply, row: any(p in reply for p in _train_phrases()), "memorises the training wordings"),
@@ -125,6 +130,7 @@ FILTER_MUTANTS = {
     "question and exclamation marks": Mutant(lambda reply, row: bool(re.search(r"[?!]", reply)), "misses"),
     "returns the reason as text": Mutant(lambda reply, row: "bad" if right_filter(reply, row) else "", "return a bool"),
     "not written": Mutant(lambda reply, row: (_ for _ in ()).throw(NotImplementedError()), "not written yet"),
+    "the evaluation's detector": Mutant(_uses_the_detector, "calls the evaluation's detector"),
 }
 
 BANKS = [Bank("check_leak_rule", check_leak_rule, right_leak, LEAK_MUTANTS),
