@@ -6,7 +6,7 @@ known cases, names the likely mistake with a hint when it is wrong, and prints o
     loop            03  check_sft_step (and reference_sft_step, the step it compares with)
     forgetting      04  check_replay_mix, check_forgetting_choice
     generalization  05  check_people_split, check_verdict
-    data_quality    06  check_leak_rule
+    data_quality    06  check_leak_rule, check_bad_reply_filter
     trl             07  check_labels_loss, check_pack_row
     common              CheckFailed (what a checker raises), hint (graded hints), and what the checkers share
 
@@ -15,7 +15,7 @@ Stuck on an exercise? `hint("sft_step")` prints its first hint; calling it again
 A notebook imports a checker from here: `from course_utils.checks import check_sft_loss`.
 """
 from .common import MASK_CASES, CheckFailed, hint
-from .data_quality import check_leak_rule
+from .data_quality import check_bad_reply_filter, check_leak_rule
 from .forgetting import check_forgetting_choice, check_replay_mix
 from .generalization import check_people_split, check_verdict
 from .loop import check_sft_step, reference_sft_step
