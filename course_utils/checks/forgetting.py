@@ -242,5 +242,6 @@ def check_forgetting_choice(fn) -> None:
         raise fail(f"On the recorded frontier, {name} {said}", hint)
     pts = settings[got]
     print(f"{name} looks right on {len(CHOICE_CASES)} small frontiers and the record. On the record (keep 80% of "
-          f"{base_facts:.1%}, task >= {task_target:.1%}) it picks {got!r}: worst seed keeps {_worst(pts, 'facts'):.1%} "
-          f"of the facts nothing rehearsed, answers {_worst(pts, 'support'):.1%} of the task.")
+          f"{base_facts:.1%}, task >= {task_target:.1%}) it picks {got!r}: its worst seed keeps {_worst(pts, 'facts'):.1%} "
+          f"of the probes nothing rehearsed ({_worst(pts, 'facts') / base_facts:.1%} of the base model's) and answers "
+          f"{_worst(pts, 'support'):.1%} of the task.")
