@@ -282,3 +282,15 @@ def test_biography_exposure_counts_each_persons_text():
     single, augmented = biography_exposure("single", tok), biography_exposure("augmented", tok)
     assert single["biographies"] == 1 and augmented["biographies"] == 5
     assert 20 < single["tokens"] < augmented["tokens"] / 3, (single, augmented)
+
+
+def test_settings_by_name_reads_the_record_per_setting_and_seed():
+    from course_utils.forgetting import HALVES, load_frontier, settings_by_name
+    settings, base_facts = settings_by_name()
+    record, groups = load_frontier()
+    assert len(settings) == sum(len(axis["values"]) for axis in record["settings"]["grid"].values())
+    assert all(sorted(p["seed"] for p in points) == [0, 1, 2] for points in settings.values())
+    assert [p["facts"] for p in settings["full, lr 6e-04"]] == \
+        [p["halves"][HALVES[1]]["facts"] for p in groups[("full", 0.0006)]]
+    assert base_facts == groups[("base", None)][0]["halves"][HALVES[1]]["facts"]
+    assert settings_by_name(half=None)[1] == groups[("base", None)][0]["facts"]
