@@ -54,7 +54,7 @@ def call_student(fn, *args, name: str):
         raise
     except Exception as e:  # the student's code crashed: show their error, briefly
         raise fail(f"{name} raised {type(e).__name__}: {e}",
-                   "run it on the example above and read the traceback; check tensor shapes at each step.") from e
+                   "call it yourself on a small input, read the traceback, and print what each line produces.") from e
 
 
 # Prompt/response pairs with awkward seams, for the exercises that encode an example (notebooks 01 and 02).
