@@ -3,7 +3,7 @@ known cases, names the likely mistake with a hint when it is wrong, and prints o
 
     sft_data        01  check_loss_token_share
     loss            02  check_sft_loss, check_response_mask
-    loop            03  check_sft_step (and reference_sft_step, the step it compares with)
+    loop            03  check_sft_step, check_accumulate_grads (and reference_sft_step, the step it compares with)
     forgetting      04  check_replay_mix, check_forgetting_choice
     generalization  05  check_people_split
     data_quality    06  check_leak_rule
@@ -18,11 +18,11 @@ from .common import MASK_CASES, CheckFailed, hint
 from .data_quality import check_leak_rule
 from .forgetting import check_forgetting_choice, check_replay_mix
 from .generalization import check_people_split
-from .loop import check_sft_step, reference_sft_step
+from .loop import check_accumulate_grads, check_sft_step, reference_sft_step
 from .masked_loss import check_response_mask, check_sft_loss
 from .sft_data import check_loss_token_share
 from .trl import check_labels_loss
 
-__all__ = ["CheckFailed", "MASK_CASES", "check_forgetting_choice", "check_labels_loss", "check_leak_rule",
+__all__ = ["CheckFailed", "MASK_CASES", "check_accumulate_grads", "check_forgetting_choice", "check_labels_loss", "check_leak_rule",
            "check_loss_token_share", "check_people_split", "check_replay_mix", "check_response_mask",
            "check_sft_loss", "check_sft_step", "hint", "reference_sft_step"]
