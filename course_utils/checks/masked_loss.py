@@ -357,10 +357,33 @@ def _padded(examples, pad_id):
             "response_mask": [e["response_mask"] + [0] * (T - len(e["input_ids"])) for e in examples]}
 
 
+def _names_used(code) -> set[str]:
+    """Every global or attribute name a function's code refers to, nested functions and lambdas included."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _names_used(const)
+    return names
+
+
+def _calls_collate(fn) -> bool:
+    """Whether `fn` refers to course_utils.encode.collate, by that name or under another global name."""
+    from ..encode import collate
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return False
+    names = _names_used(code)
+    scope = getattr(fn, "__globals__", {})
+    return "collate" in names or any(scope.get(n) is collate for n in names)
+
+
 def check_padded_batch(fn) -> None:
     """Check `fn(examples, pad_id) -> {"input_ids", "attention_mask", "response_mask"}` (B, T) tensors,
     padded on the right to the longest example, when the pad id may equal the EOS id."""
     name = getattr(fn, "__name__", "your function")
+    if _calls_collate(fn):
+        raise fail(f"{name} hands the work to the course's collate.",
+                   "collate is the helper this exercise rebuilds: pad the lists yourself, from each example's length.")
     for n, (examples, pad_id) in enumerate(PAD_CASES, 1):
         given = copy.deepcopy(examples)
         out = call_student(fn, given, pad_id, name=name)

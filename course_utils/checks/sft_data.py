@@ -47,5 +47,6 @@ def check_loss_token_share(fn, tokenizer) -> None:
         if close(len(response) / (len(prompt) + len(response))):
             raise fail(f"{name} counts characters, not tokens.", "encode the example and count token ids.")
         raise fail(f"{name} returned {got:.4f}, expected {want:.4f} {prompt[-20:]!r} / {response!r}.",
-                   "sum(response_mask) / len(input_ids) of the encoded example.")
+                   "encode the example and look at its mask: which tokens does the model learn to predict, and "
+                   "out of how many? Print both counts for a short example and check them by hand.")
     print(f"✓ {name} is right on {len(MASK_CASES)} examples.")

@@ -4,6 +4,7 @@ import torch
 
 from course_utils.chat_template import READ_TURN_END, ROLE_HEADERS
 from course_utils.checks import check_conversation_mask, check_padded_batch, check_response_mask, check_sft_loss
+from course_utils.encode import collate
 
 from . import Bank, Mutant, tokenizer
 
@@ -302,6 +303,8 @@ def _pads_in_place(examples, pad_id):
     return {k: torch.tensor([e[k] for e in examples]) for k in ("input_ids", "attention_mask", "response_mask")}
 
 
+_batching_helper = collate          # the course's helper under a name of the student's choosing
+
 PAD_MUTANTS = {
     "response mask by id (input_ids != pad_id)": Mutant(_pad_mutant("mask by id"), "masks by id.*own EOS"),
     "attention mask by id": Mutant(_pad_mutant("attention by id"), "attention mask from the ids"),
@@ -315,6 +318,10 @@ PAD_MUTANTS = {
     "cuts to the shortest": Mutant(_pad_mutant("shortest"), "cut to less than the longest"),
     "returns lists": Mutant(_pad_mutant("lists"), "should return tensors"),
     "pads the examples in place": Mutant(_pads_in_place, "changes the examples it was given"),
+    "hands the work to collate": Mutant(lambda examples, pad_id: collate(examples, pad_id),
+                                        "hands the work to the course's collate"),
+    "calls collate under another name": Mutant(lambda examples, pad_id: _batching_helper(examples, pad_id),
+                                               "hands the work to the course's collate"),
     "not written": Mutant(_not_written, "not written yet"),
 }
 
