@@ -135,8 +135,8 @@ _MISTAKES = [
      "use a strict inequality: min(a) > max(b), not >=."),
     (lambda a, b: _seed_for_seed(a, b),
      lambda a, b: (f"that compares seed for seed ({', '.join(f'{x:.2f} vs {y:.2f}' for x, y in zip(a, b))}), but the "
-                   f"rule compares ranges, not pairs: seed 0 of one setting is another run than seed 0 of the other, "
-                   f"and three wins in three come by chance one time in eight "
+                   f"rule compares ranges, not pairs: even a fair pairing (same seed, same start and batch order) "
+                   f"gives three wins in three by chance one time in eight with no real difference "
                    f"({_ranges(a, b)})."),
      "compare the ranges: every seed of a against every seed of b, i.e. min(a) against max(b)."),
     (lambda a, b: _separate(a[0], a[-1], b[0], b[-1]),
@@ -202,11 +202,30 @@ def _refuses(fn, a, b, argument, name) -> None:
                f"with fewer than 3 seeds on a side the spread means little: raise ValueError naming {argument}.")
 
 
+# The library's verdicts: section 2 printed them, and the notebook checks the student's rule against them.
+LIBRARY_VERDICTS = {"compare", "versus"}
+
+
+def _names_used(code) -> set[str]:
+    """The global and attribute names a function's code reads, nested code (comprehensions, lambdas) included."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _names_used(const)
+    return names
+
+
 def check_verdict(fn) -> None:
     """Check `fn(a_scores, b_scores) -> 'higher' | 'lower' | 'not distinguishable'`: how setting a stands
     against setting b over their seeds; 'higher'/'lower' only where every seed of one beats every seed of
     the other; a ValueError naming the argument when either has fewer than 3 seeds."""
     name = getattr(fn, "__name__", "your function")
+    code = getattr(fn, "__code__", None)
+    library = sorted(_names_used(code) & LIBRARY_VERDICTS) if code is not None else []
+    if library:
+        raise fail(f"{name} calls the library's verdict ({', '.join(library)}) instead of making its own: the "
+                   f"exercise is to write that rule, and the next cell checks yours against the library's.",
+                   "decide from the seeds yourself: min() and max() of each list, compared with strict inequalities.")
     answers = [(a, b, _call_verdict(fn, a, b, name)) for a, b in _VERDICT_CASES]
     wrong = [(a, b, got) for a, b, got in answers if got != _right(a, b)]
     if wrong:

@@ -183,6 +183,12 @@ def _vague_error(a, b):
     return right_verdict(a, b)
 
 
+def _library_compare(a_scores, b_scores):      # the notebook's own compare, its wording trimmed
+    from course_utils.generalization import compare
+    _need_three(a_scores, b_scores)
+    return compare(b_scores, a_scores).split(",")[0].removesuffix(" at this size")
+
+
 def _no_check(a, b):
     return _separate(min(a), max(a), min(b), max(b)) if a and b else "not distinguishable"
 
@@ -211,6 +217,7 @@ VERDICT_MUTANTS = {
     "only a's seeds counted": Mutant(_only_a_checked, "b_scores has only"),
     "an assert, not a ValueError": Mutant(_asserts, "raised AssertionError.*ValueError"),
     "an error that does not say which list": Mutant(_vague_error, "does not name the argument"),
+    "the library's compare": Mutant(_library_compare, "calls the library's verdict \\(compare\\)"),
     "not written": Mutant(lambda a, b: (_ for _ in ()).throw(NotImplementedError()), "not written yet"),
 }
 
