@@ -76,10 +76,20 @@ def _labels_mistakes(logits, labels):
     }
 
 
+# The course's loss and mask code: a labels_loss that calls them returns the right number without the exercise.
+BORROWED_LOSS_NAMES = {"sft_loss", "labels_to_mask", "mask_to_labels", "response_nll", "trl_loss"}
+
+
 def check_labels_loss(fn) -> None:
     """Check `fn(logits, labels) -> scalar tensor`: the mean -log p over the tokens whose label is not
     -100, each predicted by the logits one position earlier (the loss TRL and Hugging Face models compute)."""
     name = getattr(fn, "__name__", "your function")
+    borrowed = sorted(set(getattr(getattr(fn, "__code__", None), "co_names", ())) & BORROWED_LOSS_NAMES)
+    if borrowed:
+        raise fail(f"{name} calls the course's own loss code ({', '.join(borrowed)}): it passes on the course's "
+                   "loss, not on yours.",
+                   "write the loss from the logits and the labels with torch alone (log_softmax, gather or "
+                   "F.cross_entropy): the exercise is to know what a -100 label and the shift do.")
     for seed in range(3):
         logits, labels = _labels_case(seed)
         got = call_student(fn, logits.clone(), labels.clone(), name=name)

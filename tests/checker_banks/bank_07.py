@@ -89,7 +89,14 @@ def per_token(logits, labels):
     return _nll(logits[:, :-1], labels[:, 1:])[keep]
 
 
+def borrows_sft_loss(logits, labels):         # the course's loss on the labels turned back into a mask
+    from course_utils import trl_bridge
+    from course_utils.loss import sft_loss
+    return sft_loss(logits, labels.clamp(min=0), trl_bridge.labels_to_mask(labels))
+
+
 LABELS_MUTANTS = {
+    "calls sft_loss and labels_to_mask": Mutant(borrows_sft_loss, "calls the course's own loss code"),
     "no shift": Mutant(no_shift, "no shift"),
     "drops the first label but does not shift": Mutant(first_label_dropped_no_shift, "no shift"),
     "shifted the wrong way": Mutant(wrong_way, "shifted the wrong way"),
