@@ -11,8 +11,9 @@ from ..loss import sft_loss
 from .common import call_student, fail, hints
 
 hints("sft_step",
-      "Six things, in the order the list above gives them; `batch` already holds the attention mask the model "
-      "needs and the response mask the loss needs. Which call must come between backward() and the step?",
+      "Order the six things by what each needs: the loss needs logits, backward needs the loss, clipping needs "
+      "gradients, the step uses them, and clearing must come after the step. `batch` already holds the attention "
+      "mask the model needs and the response mask the loss needs.",
       "The shape of the answer: logits = model(input_ids=..., attention_mask=...).logits; loss = sft_loss(logits, "
       "input_ids, response_mask); loss.backward(); clip_grad_norm_(...); optimizer.step(); scheduler.step(); "
       "optimizer.zero_grad(); return loss.item().")
