@@ -8,7 +8,7 @@ import random
 import re
 
 from ..data import load_sft, load_taint_wordings, load_world
-from .common import call_student, fail, hints
+from .common import call_student, fail, hints, names_used
 
 hints("mentions_foreign_email",
       "Find every e-mail address in the reply, not just the first; then ask of each one whether it is the "
@@ -173,7 +173,7 @@ def check_bad_reply_filter(fn) -> None:
 
     first_reply, first_row, *_ = cases["clean"]["ordinary"][0]
     call_student(fn, first_reply, dict(first_row), name=name)       # a stub fails here, before anything else
-    detector = sorted(set(getattr(getattr(fn, "__code__", None), "co_names", ())) & DETECTOR_NAMES)
+    detector = sorted(names_used(fn) & DETECTOR_NAMES)
     if detector:
         raise fail(f"{name} calls the evaluation's detector ({', '.join(detector)}).",
                    "the detector is the notebook's yardstick, built from the wordings the checker scores on: a filter "

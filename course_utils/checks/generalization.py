@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from .common import CheckFailed, call_student, fail, hints
+from .common import CheckFailed, call_student, fail, hints, names_used
 
 hints("split_people",
       "Choose the test *people* first, then route each row by its person. Which people are there, and in what "
@@ -206,22 +206,13 @@ def _refuses(fn, a, b, argument, name) -> None:
 LIBRARY_VERDICTS = {"compare", "versus"}
 
 
-def _names_used(code) -> set[str]:
-    """The global and attribute names a function's code reads, nested code (comprehensions, lambdas) included."""
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if hasattr(const, "co_names"):
-            names |= _names_used(const)
-    return names
-
 
 def check_verdict(fn) -> None:
     """Check `fn(a_scores, b_scores) -> 'higher' | 'lower' | 'not distinguishable'`: how setting a stands
     against setting b over their seeds; 'higher'/'lower' only where every seed of one beats every seed of
     the other; a ValueError naming the argument when either has fewer than 3 seeds."""
     name = getattr(fn, "__name__", "your function")
-    code = getattr(fn, "__code__", None)
-    library = sorted(_names_used(code) & LIBRARY_VERDICTS) if code is not None else []
+    library = sorted(names_used(fn) & LIBRARY_VERDICTS)
     if library:
         raise fail(f"{name} calls the library's verdict ({', '.join(library)}) instead of making its own: the "
                    f"exercise is to write that rule, and the next cell checks yours against the library's.",

@@ -10,7 +10,7 @@ import torch
 from ..chat_template import READ_TURN_END, ROLE_HEADERS, encode_conversation
 from ..encode import encode_example
 from ..loss import sft_loss, token_nll
-from .common import MASK_CASES, call_student, fail, hints
+from .common import MASK_CASES, call_student, fail, hints, names_used
 
 hints("masked_loss",
       "Five steps, in order: shift (logits[:, :-1] predict input_ids[:, 1:]), log-softmax over the vocabulary "
@@ -357,22 +357,11 @@ def _padded(examples, pad_id):
             "response_mask": [e["response_mask"] + [0] * (T - len(e["input_ids"])) for e in examples]}
 
 
-def _names_used(code) -> set[str]:
-    """Every global or attribute name a function's code refers to, nested functions and lambdas included."""
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if hasattr(const, "co_names"):
-            names |= _names_used(const)
-    return names
-
 
 def _calls_collate(fn) -> bool:
     """Whether `fn` refers to course_utils.encode.collate, by that name or under another global name."""
     from ..encode import collate
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return False
-    names = _names_used(code)
+    names = names_used(fn)
     scope = getattr(fn, "__globals__", {})
     return "collate" in names or any(scope.get(n) is collate for n in names)
 

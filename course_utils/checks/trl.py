@@ -7,7 +7,7 @@ import torch
 
 from ..encode import collate
 from ..loss import sft_loss, token_nll
-from .common import call_student, fail, hints
+from .common import call_student, fail, hints, names_used
 
 hints("labels_loss",
       "Three things decide the number: which logits predict which label (the model predicts the *next* token), "
@@ -84,7 +84,7 @@ def check_labels_loss(fn) -> None:
     """Check `fn(logits, labels) -> scalar tensor`: the mean -log p over the tokens whose label is not
     -100, each predicted by the logits one position earlier (the loss TRL and Hugging Face models compute)."""
     name = getattr(fn, "__name__", "your function")
-    borrowed = sorted(set(getattr(getattr(fn, "__code__", None), "co_names", ())) & BORROWED_LOSS_NAMES)
+    borrowed = sorted(names_used(fn) & BORROWED_LOSS_NAMES)
     if borrowed:
         raise fail(f"{name} calls the course's own loss code ({', '.join(borrowed)}): it passes on the course's "
                    "loss, not on yours.",
