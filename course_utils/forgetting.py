@@ -189,3 +189,23 @@ def spread(points: list[dict], measure_name: str, half: str | None = None) -> Sp
     low, high = min(values), max(values)
     mean = min(max(sum(values) / len(values), low), high)     # equal values: no rounding outside the range
     return Spread(mean, low, high, len(values))
+
+
+SETTING_LABEL = {"lr": "lr {:.0e}", "replay_share": "replay {:.0%}", "max_steps": "{} steps"}
+
+
+def settings_by_name(half: str | None = HALVES[1], path: str | Path = FRONTIER_RECORD) -> tuple[dict, float]:
+    """The recorded frontier as notebook 04's exercise reads it: `"method, setting"` (e.g. "full, lr 6e-04")
+    -> one {"seed", "facts", "support"} per training seed, in the grid's order, with the completion probe
+    read on `half` of the world (the half replay never rehearsed, by default; None: every probe); and the
+    base model's fact accuracy on the same probes."""
+    record, groups = load_frontier(path)
+    def facts(p):
+        return p["halves"][half]["facts"] if half else p["facts"]
+    settings = {}
+    for method, axis in record["settings"]["grid"].items():
+        for value in axis["values"]:
+            name = f"{method}, {SETTING_LABEL[axis['knob']].format(value)}"
+            settings[name] = [{"seed": p["seed"], "facts": facts(p), "support": p["support"]}
+                              for p in groups[(method, value)]]
+    return settings, facts(groups[("base", None)][0])

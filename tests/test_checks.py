@@ -2,116 +2,14 @@
 import pytest
 import torch
 
-from course_utils.checks import CheckFailed, check_response_mask, check_sft_loss
+from course_utils.checks import CheckFailed
 
 
-def right_loss(logits, ids, mask):
-    logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-    m = mask[:, 1:].float()
-    return -(logp * m).sum() / m.sum().clamp(min=1)
+# check_sft_loss and check_response_mask are tested against their banks of mistakes in
+# tests/checker_banks/bank_02.py (tests/test_checker_banks.py).
 
 
-def _parts(logits, ids, mask):
-    logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-    return logp, mask[:, 1:].float()
-
-
-WRONG_LOSSES = {
-    "no shift": (lambda l, i, m: -(torch.log_softmax(l, -1).gather(-1, i[..., None]).squeeze(-1) * m).sum() / m.sum(),
-                 "no shift"),
-    "mask not shifted": (lambda l, i, m: -(_parts(l, i, m)[0] * m[:, :-1]).sum() / m[:, :-1].sum(),
-                         "mask shifted the wrong way"),
-    "mask ignored": (lambda l, i, m: -_parts(l, i, m)[0].mean(), "padding counted"),
-    "per-sequence mean": (lambda l, i, m: (-(_parts(l, i, m)[0] * _parts(l, i, m)[1]).sum(1)
-                                           / _parts(l, i, m)[1].sum(1)).mean(), "per-sequence mean"),
-    "sum": (lambda l, i, m: -(_parts(l, i, m)[0] * _parts(l, i, m)[1]).sum(), "sum instead of mean"),
-    "numel": (lambda l, i, m: -(_parts(l, i, m)[0] * _parts(l, i, m)[1]).sum() / m[:, 1:].numel(),
-              "divided by every position"),
-    "raw logits": (lambda l, i, m: -(l[:, :-1].gather(-1, i[:, 1:, None]).squeeze(-1) * m[:, 1:]).sum() / m[:, 1:].sum(),
-                   "no log-softmax"),
-    "sign": (lambda l, i, m: -right_loss(l, i, m), "sign flipped"),
-    "probabilities": (lambda l, i, m: -(_parts(l, i, m)[0].exp() * _parts(l, i, m)[1]).sum() / _parts(l, i, m)[1].sum(),
-                      "expected"),
-    "softmax over time": (lambda l, i, m: -(torch.log_softmax(l[:, :-1], 1).gather(-1, i[:, 1:, None]).squeeze(-1)
-                                            * m[:, 1:]).sum() / m[:, 1:].sum(), "expected"),
-    "nan on empty batch": (lambda l, i, m: -(_parts(l, i, m)[0] * _parts(l, i, m)[1]).sum() / _parts(l, i, m)[1].sum(),
-                           "no response tokens"),
-    "detached": (lambda l, i, m: right_loss(l, i, m).detach(), "no gradient"),
-    "python float": (lambda l, i, m: right_loss(l, i, m).item(), "scalar tensor"),
-    "per-token vector": (lambda l, i, m: -(_parts(l, i, m)[0] * _parts(l, i, m)[1]), "scalar tensor"),
-    "crashes": (lambda l, i, m: l @ i, "raised"),
-    "not written": (lambda l, i, m: (_ for _ in ()).throw(NotImplementedError()), "not written yet"),
-}
-
-
-def test_right_loss_is_accepted(capsys):
-    check_sft_loss(right_loss)
-    assert capsys.readouterr().out.startswith("✓ right_loss is right")
-
-
-@pytest.mark.parametrize("mistake", WRONG_LOSSES)
-def test_every_wrong_loss_is_rejected_with_its_name(mistake):
-    fn, message = WRONG_LOSSES[mistake]
-    with pytest.raises(CheckFailed, match=message) as err:
-        check_sft_loss(fn)
-    assert "Hint:" in str(err.value)
-    assert isinstance(err.value, AssertionError)
-
-
-def right_mask(tok, prompt, response):
-    p = tok(prompt)["input_ids"]
-    r = tok(response)["input_ids"] + [tok.eos_token_id]
-    return p + r, [0] * len(p) + [1] * len(r)
-
-
-def _from(tok, prompt, response, how):
-    p = tok(prompt)["input_ids"]
-    r = tok(response)["input_ids"]
-    e = [tok.eos_token_id]
-    return {
-        "no eos": (p + r, [0] * len(p) + [1] * len(r)),
-        "eos unmasked": (p + r + e, [0] * len(p) + [1] * len(r) + [0]),
-        "prompt masked": (p + r + e, [1] * (len(p) + len(r) + 1)),
-        "inverted": (p + r + e, [1] * len(p) + [0] * (len(r) + 1)),
-        "one late": (p + r + e, [0] * (len(p) + 1) + [1] * len(r)),
-        "one early": (p + r + e, [0] * (len(p) - 1) + [1] * (len(r) + 2)),
-        "joint": (tok(prompt + response)["input_ids"] + e, None),
-        "short mask": (p + r + e, [0] * len(p) + [1] * len(r)),
-        "ids only": p + r + e,
-    }[how]
-
-
-WRONG_MASKS = {
-    "no eos": "does not end the sequence with EOS",
-    "eos unmasked": "leaves the final EOS out of the mask",
-    "prompt masked": "marks the prompt as well",
-    "inverted": "mask inverted",
-    "one late": "mask starts at token",
-    "one early": "mask starts at token",
-    "joint": "tokenised prompt \\+ response as one string",
-    "short mask": "ids but a mask of",
-    "ids only": "should return \\(input_ids, response_mask\\)",
-}
-
-
-def test_right_mask_is_accepted(tokenizer, capsys):
-    check_response_mask(right_mask, tokenizer)
-    assert capsys.readouterr().out.startswith("✓ right_mask is right")
-
-
-@pytest.mark.parametrize("mistake", WRONG_MASKS)
-def test_every_wrong_mask_is_rejected_with_its_name(mistake, tokenizer):
-    def wrong(tok, prompt, response):
-        out = _from(tok, prompt, response, mistake)
-        if mistake == "joint":   # joint ids, mask counted from the prompt's own length
-            ids, n_prompt = out[0], len(tok(prompt)["input_ids"])
-            return ids, [0] * n_prompt + [1] * (len(ids) - n_prompt)
-        return out
-    with pytest.raises(CheckFailed, match=WRONG_MASKS[mistake]):
-        check_response_mask(wrong, tokenizer)
-
-
-# ---- the training-step exercise of notebook 03 ------------------------------------------------------
+# ---- the training-step exercise of notebook 03: right steps the checker must accept ------------------------------------------------------
 def _step(model, batch, opt, sched, max_grad_norm=1.0, *, clip=True, zero=True, schedule=True, masked=True,
           step=True, as_float=True):
     from course_utils.loss import sft_loss
@@ -143,27 +41,7 @@ def test_step_checker_accepts_a_right_step_with_zero_grad_first_or_last(capsys):
     assert capsys.readouterr().out.count("looks right") == 2
 
 
-@pytest.mark.parametrize("mistake, expected", [
-    ({"clip": False}, "not been clipped"),
-    ({"zero": False}, "leaked into step 2"),
-    ({"schedule": False}, "did not follow the schedule"),
-    ({"masked": False}, "prompt included"),
-    ({"step": False}, "did not change"),
-    ({"as_float": False}, "expected a Python float"),
-])
-def test_step_checker_names_each_mistake(mistake, expected):
-    from course_utils.checks import check_sft_step
-    with pytest.raises(CheckFailed, match=expected):
-        check_sft_step(lambda *a: _step(*a, **mistake))
-
-
-def test_step_checker_reports_an_unwritten_stub():
-    from course_utils.checks import check_sft_step
-
-    def sft_step(model, batch, optimizer, scheduler, max_grad_norm=1.0):
-        raise NotImplementedError
-    with pytest.raises(CheckFailed, match="not written yet"):
-        check_sft_step(sft_step)
+# The step's mistakes (no clipping, no attention mask, schedule first, ...) are in tests/checker_banks/bank_03.py.
 
 
 # ---- the package: one module per notebook, every checker importable from course_utils.checks ----------

@@ -215,6 +215,7 @@ def test_copies_have_no_solutions_or_outputs_and_checkers_reject_the_stub(name, 
     nb = nbformat.reads(SHIPPED[name].decode("utf-8"), as_version=4)
     assert not any(BEGIN in c.source for c in nb.cells), "a solution was left in the student copy"
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+    assert "widgets" not in nb.metadata, "the solved run's widget state was copied"
     stubs = list(exercise_cells(nb))
     assert stubs, f"{name} has no exercise"
     for stub, check in stubs:

@@ -161,15 +161,18 @@ def test_leak_rule_checker():
 
 
 def test_forgetting_choice_checker():
-    results = {"plain SFT": SimpleNamespace(facts=0.05, support=0.8),
-               "replay 30%": SimpleNamespace(facts=0.95, support=0.82),
-               "frozen": SimpleNamespace(facts=0.97, support=0.2)}
-    check_forgetting_choice(lambda: "replay 30%", results, 1.0, 0.75)
-    for choice, message in [("plain SFT", "fact accuracy"), ("frozen", "target"), ("nope", "not a row")]:
-        with pytest.raises(CheckFailed, match=message):
-            check_forgetting_choice(lambda c=choice: c, results, 1.0, 0.75)
-    with pytest.raises(CheckFailed, match="at least 97%"):
-        check_forgetting_choice(lambda: "replay 30%", results, 1.0, 0.75, keep=0.97)
+    from course_utils.checks.forgetting import CHOICE_CASES, reference_choice
+    check_forgetting_choice(reference_choice)
+    assert [reference_choice(*case[1:]) for case in CHOICE_CASES] == \
+        ["B", "B", "B", "B", "B", "A", "A", None, "A", "B", "A", "B", None]
+    with pytest.raises(CheckFailed, match="instead of the worst seed"):
+        check_forgetting_choice(lambda f, b, t, k: max(
+            (n for n in f if sum(p["facts"] for p in f[n]) / len(f[n]) >= k * b and min(p["support"] for p in f[n]) >= t),
+            key=lambda n: sum(p["facts"] for p in f[n]), default=None))
+    with pytest.raises(CheckFailed, match="ignored the task target"):
+        check_forgetting_choice(lambda f, b, t, k: max(f, key=lambda n: min(p["facts"] for p in f[n]), default=None))
+    with pytest.raises(CheckFailed, match="not written yet"):
+        check_forgetting_choice(lambda f, b, t, k: (_ for _ in ()).throw(NotImplementedError()))
 
 
 def test_in_biography_probes_cut_the_single_biography_before_each_value():
@@ -279,3 +282,15 @@ def test_biography_exposure_counts_each_persons_text():
     single, augmented = biography_exposure("single", tok), biography_exposure("augmented", tok)
     assert single["biographies"] == 1 and augmented["biographies"] == 5
     assert 20 < single["tokens"] < augmented["tokens"] / 3, (single, augmented)
+
+
+def test_settings_by_name_reads_the_record_per_setting_and_seed():
+    from course_utils.forgetting import HALVES, load_frontier, settings_by_name
+    settings, base_facts = settings_by_name()
+    record, groups = load_frontier()
+    assert len(settings) == sum(len(axis["values"]) for axis in record["settings"]["grid"].values())
+    assert all(sorted(p["seed"] for p in points) == [0, 1, 2] for points in settings.values())
+    assert [p["facts"] for p in settings["full, lr 6e-04"]] == \
+        [p["halves"][HALVES[1]]["facts"] for p in groups[("full", 0.0006)]]
+    assert base_facts == groups[("base", None)][0]["halves"][HALVES[1]]["facts"]
+    assert settings_by_name(half=None)[1] == groups[("base", None)][0]["facts"]

@@ -98,7 +98,9 @@ def test_right_answers_are_spread_over_the_letters():
     letters = Counter()
     for notebook in NOTEBOOKS:
         right = [right_letter(q) for q in QUIZZES[notebook]]
-        assert len(set(right)) > 1, f"notebook {notebook}: every right answer is {right[0]}"
+        most, count = Counter(right).most_common(1)[0]
+        # Within a notebook no letter is right in over 40% of its quizzes (rounded up: 2 of 4 or 5, 3 of 6-7).
+        assert count <= -(-2 * len(right) // 5), f"notebook {notebook}: {most} is right in {count} of {right}"
         letters.update(right)
     total = sum(letters.values())
     assert max(letters.values()) / total <= 0.4, f"right answers by letter: {dict(letters)}"

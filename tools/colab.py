@@ -44,27 +44,27 @@ for root in ("{CLONE_DIR}", ".."):
 # What each notebook teaches and how long `pytest --nbval` takes on it: minutes on a 2-core AMD EPYC without
 # bf16 matrix units, float32, two notebooks at a time with one thread each (see README).
 NOTEBOOKS = [
-    ("00_start_here", "set-up check, the course map, how quizzes and check cells work", "0.1"),
+    ("00_start_here", "set-up check; the base model knows the facts but does not answer questions; the course map, how quizzes, hints and check cells work", "0.1"),
     ("01_pretraining_vs_sft_data", "raw text vs prompt/response pairs, sizes, lengths, which tokens carry loss; "
-     "a base model does not follow instructions", "0.2"),
-    ("02_masked_mle_loss", "the SFT objective written by hand and checked; eight practical traps, each measured; the mask of a multi-turn conversation", "0.5"),
+     "a base model does not follow instructions; loss tokens shown as coloured text", "0.2"),
+    ("02_masked_mle_loss", "the SFT objective written by hand and checked; eight practical traps, each measured; padding when pad = EOS and the mask of a multi-turn conversation, both written by hand", "0.5"),
     ("03_finetune_gpt2", "the SFT training loop and what makes it fast; mixed batches without padding; an "
      "instruction mix; overfitting told from a lower training loss; a new task (contract summaries) vs "
      "prompting, its spread over seeds, and why never-seen values fail (a copy test); save, reload; a LoRA "
-     "adapter saved, reloaded and merged; multi-turn conversations through the chat template, and a chat; scale-up to GPT-2 124M", "4.6"),
+     "adapter saved, reloaded and merged; multi-turn conversations through the chat template, and a chat; scale-up to GPT-2 124M; gradient accumulation by the step's token count, written by hand", "4.6"),
     ("04_forgetting", "forgetting measured during support SFT, by what the model writes and by what it ranks "
      "first; replay measured on the half of the world it rehearsed and on the half it did not; full "
-     "fine-tuning, freezing, LoRA, replay and fewer steps as frontiers over settings and three seeds", "2.4"),
+     "fine-tuning, freezing, LoRA, replay and fewer steps as frontiers over settings and three seeds; a rule that picks a setting by its worst seed", "2.4"),
     ("05_generalization", "new wordings, new people, other tasks; size curves at equal steps and at equal epochs, "
      "diversity per wording (recorded, three seeds, points re-run live); the Physics-of-LMs 3.1 experiment in "
-     "miniature with three base models, seen vs held-out people", "1.2"),
+     "miniature with three base models, seen vs held-out people; a verdict over seeds written by hand, and how often it errs", "1.2"),
     ("06_data_quality", "a few bad examples teach bad replies (three seeds); a detector checked on wordings it "
      "never saw; filtering by rules and a reference model's loss, the cut-off chosen on validation; what SFT "
-     "cannot fix", "2.2"),
+     "cannot fix; a filter written from the training data, scored on wordings it never saw", "2.2"),
     ("07_from_scratch_to_trl", "the same SFT with TRL's SFTTrainer on chat data: the same loss on the same batch, "
      "the same loss curve on the same order, what the batch order alone moves over three seeds; packed rows, "
      "prompt-completion rows, rows without targets and templates without markers as the installed TRL treats "
-     "them; each SFTConfig option mapped to the course, TRL's defaults that differ", "1.1"),
+     "them; a packed row and its attention rule written by hand; each SFTConfig option mapped to the course, TRL's defaults that differ", "1.1"),
 ]
 TABLE_START, TABLE_END = "<!-- learning-path:start -->", "<!-- learning-path:end -->"
 MAP_HEADING = "## The course map"         # notebook 00's cell that shows the same table, without the links

@@ -52,6 +52,9 @@ def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cell.outputs = []
         cell.execution_count = None
         cell.metadata.pop("execution", None)
+    # The solved run's widget state renders nothing without its outputs, and would change the copy at
+    # every re-execution of the solved notebook.
+    nb.metadata.pop("widgets", None)
     nb.metadata.setdefault("course", {})["student_copy"] = True
     return nb
 

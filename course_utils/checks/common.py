@@ -44,6 +44,19 @@ def hint(exercise: str, level: int | None = None) -> None:
     print(f"Hint {level} of {len(levels)} for {exercise}{more}:\n  {levels[level - 1]}")
 
 
+def names_used(fn) -> set[str]:
+    """The global and attribute names a student's function refers to, nested code (comprehensions, lambdas,
+    inner functions) included: how a checker sees that an exercise was handed to a course helper."""
+    def walk(code) -> set[str]:
+        names = set(code.co_names)
+        for const in code.co_consts:
+            if hasattr(const, "co_names"):
+                names |= walk(const)
+        return names
+    code = getattr(fn, "__code__", None)
+    return walk(code) if code is not None else set()
+
+
 def call_student(fn, *args, name: str):
     try:
         return fn(*args)
@@ -54,7 +67,7 @@ def call_student(fn, *args, name: str):
         raise
     except Exception as e:  # the student's code crashed: show their error, briefly
         raise fail(f"{name} raised {type(e).__name__}: {e}",
-                   "run it on the example above and read the traceback; check tensor shapes at each step.") from e
+                   "call it yourself on a small input, read the traceback, and print what each line produces.") from e
 
 
 # Prompt/response pairs with awkward seams, for the exercises that encode an example (notebooks 01 and 02).

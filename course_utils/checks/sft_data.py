@@ -38,8 +38,15 @@ def check_loss_token_share(fn, tokenizer) -> None:
         if close(100 * want):
             raise fail(f"{name} returned a percentage ({got:.2f}); expected a fraction ({want:.4f}).",
                        "return a number between 0 and 1.")
+        if got == 0 and isinstance(want, float) and want > 0:
+            raise fail(f"{name} returned 0, expected {want:.4f}: this looks like integer division (//).",
+                       "divide with / so the share is a fraction between 0 and 1.")
+        if close((r + 1) / p):
+            raise fail(f"{name} returned {got:.4f}, expected {want:.4f}: it divides the loss tokens by the prompt "
+                       "tokens, not by all the tokens.", "the denominator is len(input_ids): prompt + response + EOS.")
         if close(len(response) / (len(prompt) + len(response))):
             raise fail(f"{name} counts characters, not tokens.", "encode the example and count token ids.")
         raise fail(f"{name} returned {got:.4f}, expected {want:.4f} {prompt[-20:]!r} / {response!r}.",
-                   "sum(response_mask) / len(input_ids) of the encoded example.")
+                   "encode the example and look at its mask: which tokens does the model learn to predict, and "
+                   "out of how many? Print both counts for a short example and check them by hand.")
     print(f"✓ {name} is right on {len(MASK_CASES)} examples.")

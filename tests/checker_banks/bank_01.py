@@ -24,10 +24,10 @@ MUTANTS = {
     "a percentage": Mutant(lambda tok, p, r: 100 * right(tok, p, r), "percentage"),
     "characters, not tokens": Mutant(lambda tok, p, r: len(r) / (len(p) + len(r)), "counts characters"),
     "loss tokens over prompt tokens": Mutant(
-        lambda tok, p, r: (lambda n_p, n_r: (n_r + 1) / n_p)(*_counts(tok, p, r)), "expected"),
+        lambda tok, p, r: (lambda n_p, n_r: (n_r + 1) / n_p)(*_counts(tok, p, r)), "divides the loss tokens by the prompt"),
     "integer division": Mutant(
         lambda tok, p, r: (lambda e: sum(e["response_mask"]) // len(e["input_ids"]))(encode_example(tok, p, r)),
-        "expected"),
+        "integer division"),
     "a string": Mutant(lambda tok, p, r: f"{right(tok, p, r):.0%}", "should return a number"),
     "not written": Mutant(lambda tok, p, r: (_ for _ in ()).throw(NotImplementedError()), "not written yet"),
     "crashes": Mutant(lambda tok, p, r: tok(p)["input_ids"][10_000], "raised IndexError"),
