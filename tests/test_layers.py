@@ -12,7 +12,7 @@ LAYERS = {
     "core": ["env", "loss", "chat_template"],
     "data": ["data", "encode"],
     "engine": ["models", "train", "evaluate", "scorers", "adapters"],
-    "experiments": ["replay", "forgetting", "generalization", "data_quality", "trl_bridge"],
+    "experiments": ["replay", "forgetting", "generalization", "data_quality", "trl_bridge", "chat_tokens"],
     "ui": ["widgets", "quiz", "chat", "checks", "token_view"],
 }
 RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
