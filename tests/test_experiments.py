@@ -149,3 +149,15 @@ def test_chat_tokens_records_every_setting_at_the_lora_rate_it_picked(tmp_path):
         assert "another configuration" in str(stop)
     else:
         raise AssertionError("a record of another configuration should not be extended")
+
+
+def test_chat_tokens_runs_notebook_07s_live_point():
+    """Notebook 07 trains the record's setup with the record's data and recipe, so its live point is one of the record's."""
+    from course_utils import chat_tokens as ct
+    from experiments import chat_tokens
+    source = "\n".join(c.source for c in nbformat.read(REPO_ROOT / "notebooks" / "07_from_scratch_to_trl.ipynb", 4).cells)
+    assert "qa_train, qa_test = ct.qa_sets()" in source
+    assert 'ct.train_setting("chat tokens", 0, qa_train, base_model, tok)' in source
+    settings = json.loads(chat_tokens.RECORD.read_text())["settings"]
+    assert settings["config"] == json.loads(json.dumps(chat_tokens.FULL))
+    assert settings["config"]["recipe"] == ct.RECIPE and settings["config"]["size"] == ct.SIZE
