@@ -2,8 +2,9 @@
 
     python experiments/chat_tokens.py --part lora_lr      # LoRA's learning rate on the course template first
     python experiments/chat_tokens.py --part settings     # then every setting at that rate (seeds 0 1 2)
+    python experiments/chat_tokens.py --part full_lr      # both templates, full fine-tuning at two more rates
     python experiments/chat_tokens.py --part settings --seeds 1   # one seed, merged into the record
-    python experiments/chat_tokens.py --tiny --out /tmp/x.json    # both parts at a toy size (a test)
+    python experiments/chat_tokens.py --tiny --out /tmp/x.json    # every part at a toy size (a test)
 
 Each point fine-tunes gpt2-tiny on the same QA rows with the same steps, batch and evaluation
 (`chat_tokens.RECIPE`, `SIZE`), in one of `chat_tokens.SETTINGS`, then replies greedily to 200 held-out
@@ -12,7 +13,8 @@ question wordings and records the QA score, the share of replies that stop (an e
 output side) and the seconds. The LoRA settings train at the rate that scored best on the course template
 in the `lora_lr` part (read from the record). On every "chat tokens" model it also records the template
 mismatch (the same model prompted through the course's plain-text template) and decoding: greedy, and
-sampling at each of `DECODING`'s settings with sampling seeds 0-2. The seed sets the batch order (and the
+sampling at each of `DECODING`'s settings with sampling seeds 0-2. The `full_lr` part trains the course template and the chat tokens by full fine-tuning
+at the rates of `FULL_LRS` besides RECIPE's, so the two templates are also compared off that one rate. The seed sets the batch order (and the
 sampling stream); the new rows are initialised the same way in every run. The record,
 experiments/results/chat_tokens.json, holds the settings, the versions, the machine, the time and every
 number; a run of some seeds keeps the record's other points.
@@ -37,9 +39,11 @@ from course_utils.env import seed_everything  # noqa: E402
 from course_utils.models import load_base  # noqa: E402
 
 RECORD = ROOT / "experiments" / "results" / "chat_tokens.json"
-FULL = dict(recipe=ct.RECIPE, size=ct.SIZE, lora_lrs=list(ct.LORA_LRS), sampling_seeds=[0, 1, 2])
+FULL = dict(recipe=ct.RECIPE, size=ct.SIZE, lora_lrs=list(ct.LORA_LRS), sampling_seeds=[0, 1, 2],
+            full_lrs=[3e-4, 3e-3])
 TINY = dict(recipe=dict(max_steps=3, batch_size=4, lr=1e-3), size=dict(train=12, test=4), lora_lrs=[1e-3, 1e-2],
-            sampling_seeds=[0])
+            sampling_seeds=[0], full_lrs=[3e-3])
+FULL_LR_SETTINGS = ("course template", "chat tokens")
 
 
 def measured(replies: dict) -> dict:
@@ -52,6 +56,14 @@ def lora_lr_point(seed: int, lr: float, config: dict) -> dict:
     tuned, tok, info = ct.train_setting("LoRA, course template", seed, train, model, tok, config["recipe"], lora_lr=lr)
     return {"part": "lora_lr", "setting": "LoRA, course template", "seed": seed, "lr": lr,
             **measured(ct.chat_replies(tuned, tok, test)), **info}
+
+
+def full_lr_point(setting: str, seed: int, lr: float, config: dict) -> dict:
+    model, tok = _base()
+    train, test = ct.qa_sets(config["size"])
+    tuned, chat_tok, info = ct.train_setting(setting, seed, train, model, tok, {**config["recipe"], "lr": lr})
+    return {"part": "full_lr", "setting": setting, "seed": seed, "lr": lr,
+            **measured(ct.chat_replies(tuned, chat_tok, test)), **info}
 
 
 def setting_point(setting: str, seed: int, lora_lr: float, config: dict) -> dict:
@@ -90,7 +102,7 @@ def best_lora_lr(rec: dict) -> float:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["lora_lr", "settings", "both"], default="both")
+    parser.add_argument("--part", choices=["lora_lr", "settings", "full_lr", "all"], default="all")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--settings", nargs="+", default=list(ct.SETTINGS), choices=list(ct.SETTINGS))
     parser.add_argument("--tiny", action="store_true", help="toy sizes: a few rows, steps and questions")
@@ -100,15 +112,20 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)       # one process per core: run seeds side by side, not one on all cores
     if record.read(args.out).get("settings", {}).get("config", config) != json.loads(json.dumps(config)):
         raise SystemExit(f"{args.out} was recorded with another configuration; write to a new --out")
-    if args.part in ("lora_lr", "both"):
+    if args.part in ("lora_lr", "all"):
         for seed in args.seeds:
             for lr in config["lora_lrs"]:
                 _write(args.out, lora_lr_point(seed, lr, config), config)
-    if args.part in ("settings", "both"):
+    if args.part in ("settings", "all"):
         lora_lr = best_lora_lr(record.read(args.out))
         for seed in args.seeds:
             for setting in args.settings:
                 _write(args.out, setting_point(setting, seed, lora_lr, config), config)
+    if args.part in ("full_lr", "all"):
+        for seed in args.seeds:
+            for setting in FULL_LR_SETTINGS:
+                for lr in config["full_lrs"]:
+                    _write(args.out, full_lr_point(setting, seed, lr, config), config)
     print(f"wrote {args.out}")
 
 

@@ -143,6 +143,10 @@ def test_chat_tokens_records_every_setting_at_the_lora_rate_it_picked(tmp_path):
             assert set(p["decoding"]) == {name for name, options in ct.DECODING.items() if options}
             assert all(len(runs) == len(chat_tokens.TINY["sampling_seeds"]) for runs in p["decoding"].values())
     assert [p["input_row_change"] for p in settings if p["setting"] == "LoRA, new rows untrained"] == [0.0, 0.0]
+    chat_tokens.main(["--tiny", "--part", "full_lr", "--seeds", "0", "--out", str(out)])
+    full = [p for p in json.loads(out.read_text())["points"] if p["part"] == "full_lr"]
+    assert sorted((p["setting"], p["lr"]) for p in full) == sorted(
+        (s, lr) for s in chat_tokens.FULL_LR_SETTINGS for lr in chat_tokens.TINY["full_lrs"])
     try:
         chat_tokens.main(["--out", str(out), "--part", "settings", "--seeds", "2"])
     except SystemExit as stop:
