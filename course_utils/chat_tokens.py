@@ -20,11 +20,13 @@ import contextlib
 import copy
 import time
 
+import datasets
 import torch
 from transformers.utils import logging as hf_logging
 
 from .adapters import add_lora
-from .chat_template import END_OF_TURN, ROLE_TOKENS, render_prompt, template_assistant_mask, with_chat_tokens
+from .chat_template import (CHAT_TEMPLATE, END_OF_TURN, ROLE_TOKENS, render_prompt, template_assistant_mask,
+                            with_chat_tokens)
 from .data import load_sft
 from .encode import encode_sft
 from .evaluate import generate_until
@@ -116,8 +118,9 @@ def row_change(before: torch.Tensor, after: torch.Tensor) -> float:
 
 def train_setting(setting: str, seed: int, train_rows: list[dict], base_model, tokenizer,
                   recipe: dict = RECIPE, lora_lr: float | None = None):
-    """Fine-tune a copy of `base_model` in `setting`; return (model, tokenizer to use with it, a dict of
-    what the run measured: final training loss, the new rows' change on each side, seconds)."""
+    """Fine-tune a copy of `base_model` in `setting` (one of SETTINGS, or "LoRA, course template" for
+    choosing LoRA's rate); return (model, the tokenizer to use with it, a dict of what the run measured:
+    final training loss, seconds, and for the new template the new rows' change on each side)."""
     if setting not in SETTINGS and setting != "LoRA, course template":
         raise ValueError(f"setting={setting!r}: choose one of {SETTINGS} or 'LoRA, course template'")
     lora = setting.startswith("LoRA")
@@ -126,7 +129,7 @@ def train_setting(setting: str, seed: int, train_rows: list[dict], base_model, t
     model = copy.deepcopy(base_model)
     if setting in ("course template", "LoRA, course template"):
         tok, new_ids = tokenizer, []
-        data = encode_sft(_as_dataset(train_rows), tokenizer)
+        data = encode_sft(datasets.Dataset.from_list(train_rows), tokenizer)
     else:
         model, tok, new_ids = add_chat_tokens(model, tokenizer)
         data = encode_chat(tok, train_rows, learn_end=setting != "chat tokens, end masked")
@@ -143,11 +146,6 @@ def train_setting(setting: str, seed: int, train_rows: list[dict], base_model, t
     return model, tok, info
 
 
-def _as_dataset(rows):
-    import datasets
-    return datasets.Dataset.from_list(rows)
-
-
 def chat_replies(model, tok, rows: list[dict], template: str = "own", decoding: dict | None = None,
                  seed: int = 0) -> dict:
     """Each row's reply to its question, scored: {"score", "stop_share", "replies", "correct", "stopped"}.
@@ -161,11 +159,9 @@ def chat_replies(model, tok, rows: list[dict], template: str = "own", decoding: 
     if template == "own":
         texts = [render_prompt(tok, c) for c in conversations]
     else:
-        from .chat_template import CHAT_TEMPLATE
         texts = [tok.apply_chat_template(c, chat_template=CHAT_TEMPLATE, tokenize=False, add_generation_prompt=True)
                  for c in conversations]
-    stops = sorted({tok.eos_token_id, tok.convert_tokens_to_ids(END_OF_TURN) if END_OF_TURN in tok.get_vocab()
-                    else tok.eos_token_id})
+    stops = [tok.eos_token_id] + ([tok.convert_tokens_to_ids(END_OF_TURN)] if END_OF_TURN in tok.get_vocab() else [])
     out = generate_until(model, tok, texts, stops, max_new_tokens=MAX_NEW_TOKENS, seed=seed, **(decoding or {}))
     correct = [score_qa(t, r) for t, r in zip(out["texts"], rows)]
     return {"score": sum(correct) / len(rows), "stop_share": sum(out["stopped"]) / len(rows),

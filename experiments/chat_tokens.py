@@ -13,9 +13,9 @@ question wordings and records the QA score, the share of replies that stop (an e
 output side) and the seconds. The LoRA settings train at the rate that scored best on the course template
 in the `lora_lr` part (read from the record). On every "chat tokens" model it also records the template
 mismatch (the same model prompted through the course's plain-text template) and decoding: greedy, and
-sampling at each of `DECODING`'s settings with sampling seeds 0-2. The `full_lr` part trains the course template and the chat tokens by full fine-tuning
-at the rates of `FULL_LRS` besides RECIPE's, so the two templates are also compared off that one rate. The seed sets the batch order (and the
-sampling stream); the new rows are initialised the same way in every run. The record,
+sampling at each of `DECODING`'s settings with sampling seeds 0-2. The `full_lr` part fine-tunes both
+templates in full at the rates of `full_lrs` too, so each can be compared at its best rate. The seed sets
+the batch order (and the sampling stream); the new rows are initialised the same way in every run. The record,
 experiments/results/chat_tokens.json, holds the settings, the versions, the machine, the time and every
 number; a run of some seeds keeps the record's other points.
 """
