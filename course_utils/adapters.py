@@ -37,7 +37,7 @@ def quiet_peft():
         yield
 
 
-def add_lora(model, rank: int, targets=LORA_TARGETS):
+def add_lora(model, rank: int, targets=LORA_TARGETS, trainable_token_indices: list[int] | None = None):
     """Wrap `model` (in place) with LoRA adapters of rank `rank` on `targets`; return the peft model and
     its trainable parameter count, r * (fan_in + fan_out) per adapted matrix.
 
@@ -45,10 +45,20 @@ def add_lora(model, rank: int, targets=LORA_TARGETS):
     (fan_out x r) zero, so training starts from the base model exactly. alpha = 2r keeps the scale
     alpha / r the same at every rank (as Biderman et al. 2024 did). GPT-2 stores these layers as
     Conv1D, whose weight is (fan_in, fan_out), the transpose of nn.Linear's: `fan_in_fan_out=True` tells
-    peft so (without it peft warns and corrects it itself)."""
+    peft so (without it peft warns and corrects it itself).
+
+    `trainable_token_indices` (token ids, e.g. tokens just added to the vocabulary) also trains those
+    rows of the input embeddings, through peft's trainable tokens (peft >= 0.15): every other row stays
+    frozen, and where the output layer is tied to the embeddings (GPT-2) peft gives it the same trained
+    rows, so a new token is learned both as an input and as a prediction."""
     from peft import LoraConfig, get_peft_model     # here, so the rest of the module runs without peft
+    if trainable_token_indices is not None and (not trainable_token_indices or not all(
+            isinstance(i, int) and 0 <= i < model.get_input_embeddings().num_embeddings for i in trainable_token_indices)):
+        raise ValueError(f"trainable_token_indices={trainable_token_indices!r}: give ids of rows of the model's "
+                         "embeddings (resize them first for added tokens)")
+    tokens = {"trainable_token_indices": list(trainable_token_indices)} if trainable_token_indices else {}
     config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=list(targets),
-                        fan_in_fan_out=True)
+                        fan_in_fan_out=True, **tokens)
     with quiet_peft():
         lora = get_peft_model(model, config)
     return lora, sum(p.numel() for p in lora.parameters() if p.requires_grad)

@@ -10,12 +10,14 @@ Two routes to the same token ids and mask, so the course can check one against t
   `template_assistant_mask`  Hugging Face's: a Jinja chat template rendered by `apply_chat_template`,
                              whose `{% generation %}` blocks mark the text the assistant writes.
 
-Tokens. The course's tokenizer has one special token, `<|endoftext|>` (EOS), and the model cannot
-grow its vocabulary (that would need an embedding resize, out of the course's scope). So the role
-headers are plain text, the ones the single-turn instruction template already uses (`data.format_prompt`:
-"### Instruction:" for the user, "### Response:" for the assistant, plus "### System:"), and EOS is the
-end-of-turn marker: it is what `generate()` already stops at, and each reply must end with it so the
-model learns to hand the turn back. Each user/assistant pair therefore renders as one single-turn example,
+Tokens. The course's tokenizer has one special token, `<|endoftext|>` (EOS). So the role headers of
+this template are plain text, the ones the single-turn instruction template already uses
+(`data.format_prompt`: "### Instruction:" for the user, "### Response:" for the assistant, plus
+"### System:"), and EOS is the end-of-turn marker: it is what `generate()` already stops at, and each
+reply must end with it so the model learns to hand the turn back. (A vocabulary can grow: `with_chat_tokens`
+below adds role and end-of-turn tokens of their own to a copy of the tokenizer, and the model then needs
+its embeddings resized; notebook 07, section 7, measures what that changes.)
+Each user/assistant pair therefore renders as one single-turn example,
 
     ### Instruction:\n{user}\n\n### Response:\n{assistant}<|endoftext|>
 
@@ -161,3 +163,32 @@ def template_assistant_mask(tokenizer, messages) -> tuple[list[int], list[int]]:
     out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
                                         return_assistant_tokens_mask=True)
     return list(out["input_ids"]), list(out["assistant_masks"])
+
+
+# A chat format with tokens of its own (notebook 07, section 7): each role opens with a special token and
+# every turn ends with END_OF_TURN, so the end of a reply is no longer the same token as the end of a
+# document or the padding. `{% generation %}` wraps a reply and its END_OF_TURN: the tokens to learn.
+ROLE_TOKENS = {"system": "<|system|>", "user": "<|user|>", "assistant": "<|assistant|>"}
+END_OF_TURN = "<|end|>"
+TOKEN_CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'system' -%}{{- '<|system|>' + message['content'] + '<|end|>' -}}"
+    "{%- elif message['role'] == 'user' -%}{{- '<|user|>' + message['content'] + '<|end|>' -}}"
+    "{%- elif message['role'] == 'assistant' -%}"
+    "{{- '<|assistant|>' -}}{%- generation -%}{{- message['content'] + '<|end|>' -}}{%- endgeneration -%}"
+    "{%- else -%}"
+    "{{- raise_exception('unknown role ' + message['role'] + '; use system, user or assistant') -}}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<|assistant|>' -}}{%- endif -%}"
+)
+
+
+def with_chat_tokens(tokenizer):
+    """A copy of `tokenizer` with the role tokens and END_OF_TURN added as special tokens (ids after the
+    last existing one) and TOKEN_CHAT_TEMPLATE as its chat template. The shipped tokenizer is never
+    changed; a model used with the copy needs `resize_token_embeddings(len(copy))` first."""
+    tok = with_chat_template(tokenizer, TOKEN_CHAT_TEMPLATE)
+    new = [t for t in (*ROLE_TOKENS.values(), END_OF_TURN) if t not in tok.get_vocab()]
+    tok.add_tokens(new, special_tokens=True)      # special: never split, never merged with the text beside them
+    return tok

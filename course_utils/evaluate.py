@@ -23,7 +23,6 @@ from .scorers import SCORERS
 # ---------------------------------------------------------------------------------------------
 # Generation
 # ---------------------------------------------------------------------------------------------
-@torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 64,
              progress: bool = False, temperature: float | None = None, seed: int = 0) -> list[str]:
     """Continuations of raw text prompts (no template added), cut at the first EOS.
@@ -34,20 +33,40 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, bat
     are reproducible and the caller's random state is left as it was. The model is put in eval mode
     (no dropout) for the call and handed back in the mode it came in.
     """
+    return generate_until(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                          progress=progress, temperature=temperature, seed=seed)["texts"]
+
+
+@torch.no_grad()
+def generate_until(model, tokenizer, prompts: list[str], stop_token_ids: list[int] | None = None,
+                   max_new_tokens: int = 64, batch_size: int = 64, progress: bool = False,
+                   temperature: float | None = None, top_p: float | None = None, seed: int = 0) -> dict:
+    """`generate`, stopping at any of `stop_token_ids` (default: the tokenizer's EOS), with an optional
+    nucleus cut `top_p` when sampling. Returns {"texts": each continuation cut before its first stop
+    token, "stopped": whether a stop token came within max_new_tokens}: a reply that never stops is
+    cut by the length limit, the failure a chat model shows when its end-of-turn token was not learned.
+    Padding uses the EOS id, which is never a reason to stop unless it is in `stop_token_ids`.
+    """
     if isinstance(prompts, str):
         raise TypeError("generate() takes a list of prompts; wrap a single prompt in a list")
     if temperature is not None and temperature <= 0:
         raise ValueError(f"temperature must be > 0 (or None for greedy decoding), got {temperature}")
+    if top_p is not None and (temperature is None or not 0 < top_p <= 1):
+        raise ValueError(f"top_p={top_p}: a nucleus cut needs sampling (a temperature) and 0 < top_p <= 1")
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-    device = next(model.parameters()).device
     eos = tokenizer.eos_token_id
+    stops = [eos] if stop_token_ids is None else list(stop_token_ids)
+    if not stops or not all(isinstance(t, int) and 0 <= t < model.get_output_embeddings().weight.shape[0]
+                            for t in stops):
+        raise ValueError(f"stop_token_ids={stop_token_ids}: give token ids of the model's vocabulary")
+    device = next(model.parameters()).device
     limit = model.config.n_positions
-    config = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=eos,
+    config = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_id=stops, pad_token_id=eos,
                               do_sample=temperature is not None,
-                              **({"temperature": float(temperature), "top_k": 0, "top_p": 1.0}
+                              **({"temperature": float(temperature), "top_k": 0, "top_p": float(top_p or 1.0)}
                                  if temperature is not None else {}))
-    outputs: list[str] = []
+    texts, stopped = [], []
     batches = range(0, len(prompts), batch_size)
     if progress:
         from tqdm.auto import tqdm
@@ -68,10 +87,10 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, bat
                                  f"model's {limit} positions; shorten the prompt or lower max_new_tokens")
             new = model.generate(**batch, generation_config=config)[:, longest:]
             for row in new.tolist():
-                if eos in row:
-                    row = row[: row.index(eos)]
-                outputs.append(tokenizer.decode(row))
-    return outputs
+                end = next((i for i, t in enumerate(row) if t in stops), None)
+                stopped.append(end is not None)
+                texts.append(tokenizer.decode(row if end is None else row[:end]))
+    return {"texts": texts, "stopped": stopped}
 
 
 def reply(model, tokenizer, prompts: list, max_new_tokens: int = 64, batch_size: int = 64,

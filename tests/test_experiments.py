@@ -119,3 +119,49 @@ def test_qa_generalization_pretrains_another_seed_outside_data(tmp_path):
     stored = [p for p in json.loads(out.read_text())["points"] if p["part"] == "stored"]
     assert [p["pretrain_seed"] for p in stored] == [qg.TINY["pretrain"]["seed"]]
     assert stored[0]["pretraining"]["steps"] == qg.TINY["pretrain"]["steps"]
+
+
+def test_chat_tokens_records_every_setting_at_the_lora_rate_it_picked(tmp_path):
+    from course_utils import chat_tokens as ct
+    from experiments import chat_tokens
+    out = tmp_path / "record.json"
+    chat_tokens.main(["--tiny", "--part", "lora_lr", "--seeds", "0", "--out", str(out)])
+    chat_tokens.main(["--tiny", "--part", "settings", "--seeds", "0", "1", "--out", str(out)])
+    record = json.loads(out.read_text())
+    lr_points = [p for p in record["points"] if p["part"] == "lora_lr"]
+    assert sorted(p["lr"] for p in lr_points) == chat_tokens.TINY["lora_lrs"]
+    best = max(lr_points, key=lambda p: p["score"])["lr"]
+    settings = [p for p in record["points"] if p["part"] == "settings"]
+    assert sorted((p["setting"], p["seed"]) for p in settings) == sorted((s, seed) for s in ct.SETTINGS for seed in (0, 1))
+    for p in settings:
+        assert 0.0 <= p["score"] <= 1.0 and 0.0 <= p["stop_share"] <= 1.0
+        assert p["lr"] == (best if p["setting"].startswith("LoRA") else chat_tokens.TINY["recipe"]["lr"])
+        if p["setting"] != "course template":
+            assert p["input_row_change"] >= 0.0 and p["output_row_change"] >= 0.0
+        if p["setting"] == "chat tokens":
+            assert set(p["mismatch"]) == {"score", "stop_share"}
+            assert set(p["decoding"]) == {name for name, options in ct.DECODING.items() if options}
+            assert all(len(runs) == len(chat_tokens.TINY["sampling_seeds"]) for runs in p["decoding"].values())
+    assert [p["input_row_change"] for p in settings if p["setting"] == "LoRA, new rows untrained"] == [0.0, 0.0]
+    chat_tokens.main(["--tiny", "--part", "full_lr", "--seeds", "0", "--out", str(out)])
+    full = [p for p in json.loads(out.read_text())["points"] if p["part"] == "full_lr"]
+    assert sorted((p["setting"], p["lr"]) for p in full) == sorted(
+        (s, lr) for s in chat_tokens.FULL_LR_SETTINGS for lr in chat_tokens.TINY["full_lrs"])
+    try:
+        chat_tokens.main(["--out", str(out), "--part", "settings", "--seeds", "2"])
+    except SystemExit as stop:
+        assert "another configuration" in str(stop)
+    else:
+        raise AssertionError("a record of another configuration should not be extended")
+
+
+def test_chat_tokens_runs_notebook_07s_live_point():
+    """Notebook 07 trains the record's setup with the record's data and recipe, so its live point is one of the record's."""
+    from course_utils import chat_tokens as ct
+    from experiments import chat_tokens
+    source = "\n".join(c.source for c in nbformat.read(REPO_ROOT / "notebooks" / "07_from_scratch_to_trl.ipynb", 4).cells)
+    assert "qa_train, qa_test = ct.qa_sets()" in source
+    assert 'ct.train_setting("chat tokens", 0, qa_train, base_model, tok)' in source
+    settings = json.loads(chat_tokens.RECORD.read_text())["settings"]
+    assert settings["config"] == json.loads(json.dumps(chat_tokens.FULL))
+    assert settings["config"]["recipe"] == ct.RECIPE and settings["config"]["size"] == ct.SIZE

@@ -12,7 +12,8 @@ LAYERS = {
     "core": ["env", "loss", "chat_template"],
     "data": ["data", "encode"],
     "engine": ["models", "train", "evaluate", "scorers", "adapters"],
-    "experiments": ["replay", "forgetting", "generalization", "data_quality", "trl_bridge", "unknown_facts"],
+    "experiments": ["replay", "forgetting", "generalization", "data_quality", "trl_bridge", "unknown_facts",
+                    "chat_tokens"],
     "ui": ["widgets", "quiz", "chat", "checks", "token_view"],
 }
 RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
