@@ -18,6 +18,7 @@ from .world_people import (ATTRIBUTES, BIOS_PER_PERSON, CITIES, COUNTRIES, QA_TR
                            Person, abstention_wordings, biography, fact_probes, in_biography_probes, make_people,
                            make_unknown_people, place_description, qa_set, rng_for, single_biography,
                            unknown_qa_set)
+from .world_reasoning import kinds_table, reasoning_set
 from .world_shop import (POLICY, SHOP, TAINT_KINDS, shop_article, support_conversations, support_sets,
                          support_reference, support_taint_pool, taint_wordings,
                          tainted_validation)
@@ -121,9 +122,12 @@ def write_world(out: Path, seed: int = SEED) -> list[Path]:
     files["sft/support_tainted/pool/undesirable_replies.jsonl"] = support_taint_pool(tainted, people, seed)
     files["sft/support_tainted/pool/wordings.jsonl"] = taint_wordings()
     tainted += tainted_validation(support, people, seed) + support_reference(people, seed)
+    # Questions that need two stored facts (notebook 08); beside the splits, each kind's chance level.
+    reasoning = reasoning_set(people, seed)
+    files["sft/reasoning/kinds.json"] = kinds_table(reasoning)
     for task, rows in [("qa", qa_set(people, seed)), ("support", support), ("support_tainted", tainted),
                        ("support_chat", support_conversations(people, seed)), ("contracts", contract_set(seed)),
-                       ("qa_unknown", unknown_qa_set(unknown, seed))]:
+                       ("qa_unknown", unknown_qa_set(unknown, seed)), ("reasoning", reasoning)]:
         for split, split_rows in _by_split(rows).items():
             files[f"sft/{task}/{split}.jsonl"] = split_rows
     written = []
