@@ -15,7 +15,7 @@ import datasets
 
 from .env import data_dir
 
-SFT_TASKS = ("qa", "support", "contracts", "support_tainted", "support_chat", "qa_unknown")
+SFT_TASKS = ("qa", "support", "contracts", "support_tainted", "support_chat", "qa_unknown", "reasoning")
 
 # The instruction template. The base model never saw "### Response:" in pre-training; teaching it that
 # an answer (and then <|endoftext|>) follows is part of what SFT does.
@@ -200,3 +200,38 @@ def load_abstention_wordings(pool: str | None = None) -> list[dict]:
     with open(path, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     return [r for r in rows if pool is None or r["pool"] == pool]
+
+
+REASONING_SPLITS = ("train", "validation", "test", "test_pairs")
+REASONING_KINDS = ("compare_year", "same_city", "even_year", "inverse")
+REASONING_RESPONSES = ("answer", "trace")
+
+
+def load_reasoning(split: str, kinds=None, response: str = "answer") -> list[dict]:
+    """Questions whose answer needs stored facts (notebook 08), as plain rows: compare_year ("Was A born
+    before B?"), same_city, even_year (yes/no) and inverse ("Who was born in Veralon in 1987?", a name).
+    Splits: "train", "validation", "test" (the world's held-out people, never in QA training) and
+    "test_pairs" (training people in pairs no training question asks about; comparisons only). Every row
+    has the answer alone (`answer_only`) and a worked solution (`trace`: the facts the answer rests on,
+    then the same final sentence); `response` is the one a run trains on, and `taught` says which."""
+    if split not in REASONING_SPLITS:
+        raise ValueError(f"split={split!r}: choose one of {REASONING_SPLITS}")
+    if response not in REASONING_RESPONSES:
+        raise ValueError(f"response={response!r}: choose one of {REASONING_RESPONSES}")
+    kinds = REASONING_KINDS if kinds is None else ((kinds,) if isinstance(kinds, str) else tuple(kinds))
+    unknown = [k for k in kinds if k not in REASONING_KINDS]
+    if unknown:
+        raise ValueError(f"kinds={list(kinds)}: {unknown} unknown; choose from {REASONING_KINDS}")
+    rows = [r for r in load_sft("reasoning", split).to_list() if r["kind"] in kinds]
+    for r in rows:
+        r["answer_only"] = r["response"]
+        r["response"] = r["trace"] if response == "trace" else r["answer_only"]
+        r["taught"] = response
+    return rows
+
+
+def reasoning_chance() -> dict:
+    """Per kind and split, the number of questions and the accuracy of answering without the facts
+    (data/sft/reasoning/kinds.json: the commoner answer for yes/no kinds, a random person for inverse)."""
+    with open(data_dir() / "sft" / "reasoning" / "kinds.json", encoding="utf-8") as f:
+        return json.load(f)["chance"]

@@ -213,8 +213,61 @@ def _values_named(reply_text: str) -> list[str]:
     return [v for values in _world()["values"].values() for v in values if _mentions(reply_text, v)]
 
 
+# ---------------------------------------------------------------------------------------------
+# Questions that need stored facts (notebook 08): the final answer, and the facts a trace states
+# ---------------------------------------------------------------------------------------------
+FINAL_ANSWER = re.compile(r"(?<![\w])The answer is ([^.]+)\.")
+TRACE_ATTRIBUTES = ("birth_city", "birth_year")
+
+
+def final_answer(reply_text: str) -> str | None:
+    """What a reply gives as its answer: X of its sentence "The answer is X." (yes and no in lower case).
+    None when it gives none, or two different ones: a reply that hedges has not answered."""
+    answers = {a.strip().lower() if a.strip().lower() in ("yes", "no") else a.strip()
+               for a in FINAL_ANSWER.findall(reply_text)}
+    return answers.pop() if len(answers) == 1 else None
+
+
+def score_reasoning(reply_text: str, row: dict) -> bool:
+    """The verifier: right when the reply's final answer is the row's (a name must be the very person
+    asked about, so the right city and year of the wrong person score wrong). It reads the answer only,
+    as a verifier of worked solutions does: a trace with a wrong fact and a lucky answer passes it
+    (`reasoning_fields` tells them apart)."""
+    return final_answer(reply_text) == row["answer"]
+
+
+def stated_facts(reply_text: str) -> list[tuple[str | None, str | None, str | None]]:
+    """The facts a trace states, one per sentence before its answer: (person, attribute, value) for a
+    sentence that names one person of the world and one birth city or year; a sentence that names no
+    person, several, or no such value gives None in their place."""
+    facts = []
+    for sentence in SENTENCE_END.split(reply_text.strip()):
+        if not sentence or FINAL_ANSWER.search(sentence):
+            continue
+        names = [n for n in _world()["names"] if _mentions(sentence, n)]
+        values = [(a, v) for a in TRACE_ATTRIBUTES for v in _world()["values"][a] if _mentions(sentence, v)]
+        person = names[0] if len(names) == 1 else None
+        attribute, value = values[0] if len(values) == 1 else (None, None)
+        facts.append((person, attribute, value))
+    return facts
+
+
+def reasoning_fields(reply_text: str, row: dict) -> dict[str, bool]:
+    """A worked solution checked part by part. "answer": the verifier's verdict (`score_reasoning`);
+    "facts_stated": every fact the answer rests on (`row["facts"]`) is stated; "facts_true": every fact it
+    states is true of the person it names, who is one the question asks about (the right year given to
+    the other person of the pair is false); "trace": all three."""
+    stated = stated_facts(reply_text)
+    people = _world()["people"]
+    true = [p in row["people"] and a is not None and people[p][a] == v for p, a, v in stated]
+    fields = {"answer": score_reasoning(reply_text, row),
+              "facts_stated": all(tuple(f) in set(stated) for f in row["facts"]),
+              "facts_true": bool(stated) and all(true)}
+    return {**fields, "trace": all(fields.values())}
+
+
 SCORERS = {"qa": score_qa, "support": score_support, "support_tainted": score_support,
-           "support_chat": score_support, "contracts": score_contract}
+           "support_chat": score_support, "contracts": score_contract, "reasoning": score_reasoning}
 
 
 def _mentions(text: str, value: str) -> bool:
