@@ -13,7 +13,7 @@ LAYERS = {
     "data": ["data", "encode"],
     "engine": ["models", "train", "evaluate", "scorers", "adapters"],
     "experiments": ["replay", "forgetting", "generalization", "data_quality", "trl_bridge", "unknown_facts",
-                    "chat_tokens"],
+                    "chat_tokens", "reasoning"],
     "ui": ["widgets", "quiz", "chat", "checks", "token_view"],
 }
 RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}

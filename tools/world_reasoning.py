@@ -88,10 +88,11 @@ def _pair_rows(kind: str, pairs: list[tuple[Person, Person]], rng: random.Random
     return rows
 
 
-def _pairs(kind: str, people: list[Person], rng: random.Random, sizes: list[int]) -> list[list[tuple]]:
-    """Disjoint samples of unordered pairs of `people`, one per size. compare_year: pairs born in different
-    years; same_city: half of each sample born in one city, half not."""
-    pairs = list(itertools.combinations(people, 2))
+def _pairs(kind: str, people: list[Person], rng: random.Random, sizes: list[int],
+           exclude: frozenset = frozenset()) -> list[list[tuple]]:
+    """Disjoint samples of unordered pairs of `people` (none in `exclude`), one per size. compare_year:
+    pairs born in different years; same_city: half of each sample born in one city, half not."""
+    pairs = [x for x in itertools.combinations(people, 2) if frozenset(x) not in exclude]
     if kind == "compare_year":
         pool = [x for x in pairs if x[0].birth_year != x[1].birth_year]
         rng.shuffle(pool)
@@ -119,10 +120,15 @@ def reasoning_set(people: list[Person], seed: int) -> list[dict]:
     """Every question of the reasoning task, with its split; ids in split order."""
     groups = split_people(people, seed)
     rows: list[dict] = []
+    # test_pairs first, for both kinds: no training question of either kind then pairs its two people.
+    held_pairs = {kind: _pairs(kind, groups["train"], rng_for(seed, f"reasoning-{kind}-test-pairs"),
+                               [PAIR_SIZES[kind][3]])[0] for kind in PAIR_SIZES}
+    exclude = frozenset(frozenset(x) for pairs in held_pairs.values() for x in pairs)
     for kind in ("compare_year", "same_city"):
         rng = rng_for(seed, f"reasoning-{kind}")
-        n_train, n_val, n_test, n_pairs = PAIR_SIZES[kind]
-        train_pairs, pair_test = _pairs(kind, groups["train"], rng, [n_train, n_pairs])
+        n_train, n_val, n_test, _ = PAIR_SIZES[kind]
+        (train_pairs,) = _pairs(kind, groups["train"], rng, [n_train], exclude)
+        pair_test = held_pairs[kind]
         (val_pairs,) = _pairs(kind, groups["validation"], rng, [n_val])
         (test_pairs,) = _pairs(kind, groups["test"], rng, [n_test])
         for split, chosen in [("train", train_pairs), ("validation", val_pairs), ("test", test_pairs),

@@ -1,0 +1,106 @@
+"""SFT on worked solutions (notebook 08, issue 27): answer-only vs trace SFT on questions that need stored
+facts, and what the model answers about people and pairs no training question asked about.
+
+Physics of Language Models Part 3.2 (Allen-Zhu & Li, arXiv 2309.14402) found that a model which retrieves
+every fact still compares or classifies them near chance when it must answer at once, and close to its
+retrieval accuracy when its training answers first write the facts out. Here both runs see the same
+questions for the same steps at the same rate; only the response differs (`data.load_reasoning`):
+
+- "answer":        "The answer is yes."
+- "trace":         "A was born in 1986. B was born in 1973. The answer is yes."  (loss on all of it)
+- "trace_prompt":  the same tokens as "trace", with the loss on the final sentence only: the facts sit in
+                   the prompt part, so the model reads them in training but is never taught to write them.
+
+Retrieval, the ceiling: the fact probes of the people asked about (`evaluate.fact_probe_accuracy`),
+before and after SFT, and the share of the facts a trace-tuned model states that are true.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import replace
+
+from .data import format_prompt, load_reasoning, reasoning_chance
+from .encode import encode_example
+from .evaluate import fact_probe_accuracy, generate, load_probes
+from .scorers import reasoning_fields
+from .train import TrainConfig, train_sft
+
+REASONING_RUN = TrainConfig(max_steps=600, batch_size=16, lr=1e-3, log_every=50)
+RESPONSES = ("answer", "trace", "trace_prompt")
+MAX_NEW_TOKENS = 40          # the longest trace (inverse) is about 25 tokens
+
+
+def encode(rows: list[dict], tokenizer, response: str) -> list[dict]:
+    """Encoded training examples of `rows` (from `load_reasoning(..., response="trace")` or "answer").
+    "trace_prompt" encodes the trace's facts into the prompt part: the same tokens as "trace" (the byte-level
+    tokenizer splits before the space that starts the final sentence either way), the mask on the answer."""
+    if response not in RESPONSES:
+        raise ValueError(f"response={response!r}: choose one of {RESPONSES}")
+    out = []
+    for r in rows:
+        prompt = format_prompt(r["prompt"])
+        if response == "answer":
+            out.append(encode_example(tokenizer, prompt, r["answer_only"]))
+        elif response == "trace":
+            out.append(encode_example(tokenizer, prompt, r["trace"]))
+        else:
+            facts = r["trace"][: -len(r["answer_only"])].rstrip()
+            out.append(encode_example(tokenizer, prompt + facts, " " + r["answer_only"]))
+    return out
+
+
+def replies(model, tokenizer, rows: list[dict], temperature: float | None = None, seed: int = 0,
+            batch_size: int = 64) -> list[str]:
+    """The model's reply to each question (greedy, or sampled at `temperature`)."""
+    return generate(model, tokenizer, [format_prompt(r["prompt"]) for r in rows], max_new_tokens=MAX_NEW_TOKENS,
+                    batch_size=batch_size, temperature=temperature, seed=seed)
+
+
+def score(texts: list[str], rows: list[dict]) -> dict:
+    """Per kind: the verifier's accuracy, the share of replies whose stated facts are all true and complete
+    (`facts`), and of right answers resting on a false or missing fact (`lucky`), beside the kind's chance."""
+    chance = reasoning_chance()
+    by_kind: dict[str, list] = {}
+    for t, r in zip(texts, rows):
+        by_kind.setdefault(r["kind"], []).append((reasoning_fields(t, r), r["split"]))
+    out = {}
+    for kind, items in by_kind.items():
+        fields = [f for f, _ in items]
+        right = [f for f in fields if f["answer"]]
+        out[kind] = {"n": len(fields), "accuracy": sum(f["answer"] for f in fields) / len(fields),
+                     "facts": sum(f["facts_stated"] and f["facts_true"] for f in fields) / len(fields),
+                     "lucky": sum(not (f["facts_stated"] and f["facts_true"]) for f in right) / max(1, len(right)),
+                     "chance": chance[kind][items[0][1]]["chance"]}
+    return out
+
+
+def retrieval(model, tokenizer, people: set[str]) -> dict[str, float]:
+    """The ceiling: fact-probe accuracy on the birth city and year of `people` (greedy completion of "A was
+    born in the year")."""
+    probes = [p for p in load_probes("person") if p["subject"] in people and p["attribute"] in ("birth_city", "birth_year")]
+    return fact_probe_accuracy(model, tokenizer, probes)["by_attribute"]
+
+
+def run(base_model, tokenizer, response: str, train_rows: list[dict], eval_sets: dict[str, list[dict]],
+        seed: int = 0, config: TrainConfig = REASONING_RUN, **settings) -> dict:
+    """Fine-tune a copy of `base_model` on `train_rows` taught as `response`; score every evaluation set
+    (greedy replies) and the retrieval of the facts of its people after SFT. Returns the numbers and a
+    few replies; the model as `model` (dropped by callers that record)."""
+    config = replace(config, seed=seed, **settings)
+    model = copy.deepcopy(base_model)
+    t0 = time.time()
+    result = train_sft(model, encode(train_rows, tokenizer, response), config,
+                       pad_token_id=tokenizer.eos_token_id, progress=False)
+    train_seconds = time.time() - t0
+    out = {"response": response, "seed": seed, "lr": config.lr, "steps": config.max_steps,
+           "train_loss": result.train_loss[-1], "train_seconds": round(train_seconds, 1), "sets": {}}
+    for name, rows in eval_sets.items():
+        texts = replies(model, tokenizer, rows)
+        out["sets"][name] = score(texts, rows)
+        out.setdefault("examples", {})[name] = [[r["prompt"], t] for r, t in zip(rows[:3], texts[:3])]
+    people = {p for rows in eval_sets.values() for r in rows for p in r["people"]}
+    out["retrieval_after"] = retrieval(model, tokenizer, people)
+    out["seconds"] = round(time.time() - t0, 1)
+    out["model"] = model
+    return out
