@@ -143,3 +143,19 @@ def test_stated_facts_and_final_answer_parts():
     assert final_answer("Calla Kelard was born in Izmira. The answer is NO.") == "no"
     assert final_answer("The answer is Calla Kelard. The answer is Calla Kelard.") == "Calla Kelard"
     assert final_answer("I am not sure.") is None
+
+
+def test_trace_in_the_prompt_has_the_traces_tokens_and_the_loss_on_the_answer_only():
+    from course_utils.models import load_base
+    from course_utils.reasoning import encode
+    _, tok = load_base("gpt2-tiny", device="cpu")
+    rows = load_reasoning("validation", response="trace")[::40]
+    trace, prompt_part, answer = (encode(rows, tok, r) for r in ("trace", "trace_prompt", "answer"))
+    for r, t, p, a in zip(rows, trace, prompt_part, answer):
+        assert p["input_ids"] == t["input_ids"], "the same tokens, only the mask differs"
+        masked = [i for i, m in zip(p["input_ids"], p["response_mask"]) if m]
+        assert tok.decode(masked) == " " + r["answer_only"] + tok.eos_token
+        assert tok.decode([i for i, m in zip(t["input_ids"], t["response_mask"]) if m]) == r["trace"] + tok.eos_token
+        assert tok.decode([i for i, m in zip(a["input_ids"], a["response_mask"]) if m]) == r["answer_only"] + tok.eos_token
+    with pytest.raises(ValueError, match="response='facts'"):
+        encode(rows, tok, "facts")

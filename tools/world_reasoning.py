@@ -11,8 +11,8 @@ must answer at once, and well when its training answers first write the facts ou
 - inverse:      "Who was born in Veralon in 1987?" (a name; only city-year pairs that one person has)
 
 Every row has two responses that end in the same sentence ("The answer is yes."): `response` the answer
-alone, `trace` the facts the answer rests on in the QA set's wording ("A was born in 1986."), then the
-answer. People are split three ways (train / validation / test, test being the world's 60 `heldout`
+alone, `trace` the facts the answer rests on in the words of the biographies the model was pre-trained on
+("A was born in the year 1986."), then the answer. People are split three ways (train / validation / test, test being the world's 60 `heldout`
 people, never in any QA training); `test_pairs` asks about pairs of training people that no training
 question pairs. Everything is drawn from streams of its own, so this set changes no other file.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from .world_people import N_PEOPLE, QA_ANSWERS, Person, rng_for
+from .world_people import BIO_TEMPLATES, N_PEOPLE, Person, rng_for
 
 N_VALIDATION_PEOPLE = 60       # drawn from the 240 people QA training may see; the other 180 train
 # Questions per split and pair kind: (train, validation, test, test_pairs). Same-city pairs are the scarce
@@ -56,7 +56,10 @@ def split_people(people: list[Person], seed: int) -> dict[str, list[Person]]:
 
 
 def _fact(p: Person, attribute: str) -> str:
-    return QA_ANSWERS[attribute].format(n=p.name, v=p.value(attribute))
+    # The biography's canonical sentence ("A was born in the year 1986."): what pre-training wrote about
+    # every person and what a fact probe completes, so a trace retrieves a fact in the form it was stored,
+    # and the probe's accuracy is the ceiling of the trace's facts.
+    return BIO_TEMPLATES[attribute][0].format(n=p.name, v=p.value(attribute))
 
 
 def _row(kind: str, relation: str, wording: int, people: tuple[Person, ...], answer: str, **slots) -> dict:
