@@ -23,6 +23,7 @@ from dataclasses import replace
 from .data import format_prompt, load_reasoning, reasoning_chance
 from .encode import encode_example
 from .evaluate import choice_accuracy, fact_probe_accuracy, generate, load_probes
+from .replay import mix_with_replay, replay_pool
 from .scorers import reasoning_fields
 from .train import TrainConfig, train_sft
 
@@ -47,16 +48,24 @@ def encode(rows: list[dict], tokenizer, response: str) -> list[dict]:
         elif response == "self":       # a reply the model wrote and the verifier kept (`keep_verified`)
             out.append(encode_example(tokenizer, prompt, r["response"]))
         else:
-            facts = r["trace"][: -len(r["answer_only"])].rstrip()
-            out.append(encode_example(tokenizer, prompt + facts, " " + r["answer_only"]))
+            out.append(encode_example(tokenizer, prompt + facts_of(r), " " + r["answer_only"]))
     return out
 
 
+def facts_of(row: dict) -> str:
+    """The fact sentences of a row's trace: the trace without its final answer."""
+    return row["trace"][: -len(row["answer_only"])].rstrip()
+
+
 def replies(model, tokenizer, rows: list[dict], temperature: float | None = None, seed: int = 0,
-            batch_size: int = 64) -> list[str]:
-    """The model's reply to each question (greedy, or sampled at `temperature`)."""
-    return generate(model, tokenizer, [format_prompt(r["prompt"]) for r in rows], max_new_tokens=MAX_NEW_TOKENS,
-                    batch_size=batch_size, temperature=temperature, seed=seed)
+            batch_size: int = 64, given_facts: bool = False) -> list[str]:
+    """The model's reply to each question (greedy, or sampled at `temperature`). With `given_facts`, the
+    true facts are written after the question, as if the model had stated them, and the reply is those
+    facts plus what the model adds: its answer step measured on facts known to be right."""
+    facts = [facts_of(r) if given_facts else "" for r in rows]
+    texts = generate(model, tokenizer, [format_prompt(r["prompt"]) + f for r, f in zip(rows, facts)],
+                     max_new_tokens=MAX_NEW_TOKENS, batch_size=batch_size, temperature=temperature, seed=seed)
+    return [f + t for f, t in zip(facts, texts)]
 
 
 def score(texts: list[str], rows: list[dict]) -> dict:
@@ -90,22 +99,28 @@ def retrieval(model, tokenizer, people: set[str]) -> dict[str, float]:
 
 
 def run(base_model, tokenizer, response: str, train_rows: list[dict], eval_sets: dict[str, list[dict]],
-        seed: int = 0, config: TrainConfig = REASONING_RUN, **settings) -> dict:
+        seed: int = 0, config: TrainConfig = REASONING_RUN, replay_share: float = 0.0, **settings) -> dict:
     """Fine-tune a copy of `base_model` on `train_rows` taught as `response`; score every evaluation set
-    (greedy replies) and the retrieval of the facts of its people after SFT. Returns the numbers and a
+    (greedy replies) and the retrieval of the facts of its people after SFT. With `replay_share`, that share
+    of the training examples are pre-training documents (`replay.mix_with_replay`: every person's
+    biographies, so SFT on some people's facts does not wear away the others'). Returns the numbers and a
     few replies; the model as `model` (dropped by callers that record)."""
     config = replace(config, seed=seed, **settings)
     model = copy.deepcopy(base_model)
     t0 = time.time()
-    result = train_sft(model, encode(train_rows, tokenizer, response), config,
-                       pad_token_id=tokenizer.eos_token_id, progress=False)
+    examples = encode(train_rows, tokenizer, response)
+    if replay_share:
+        examples = mix_with_replay(examples, replay_pool(tokenizer), replay_share, seed=seed)
+    result = train_sft(model, examples, config, pad_token_id=tokenizer.eos_token_id, progress=False)
     train_seconds = time.time() - t0
-    out = {"response": response, "seed": seed, "lr": config.lr, "steps": config.max_steps,
+    out = {"response": response, "seed": seed, "lr": config.lr, "steps": config.max_steps, "replay_share": replay_share,
            "train_loss": result.train_loss[-1], "train_seconds": round(train_seconds, 1), "sets": {}}
     for name, rows in eval_sets.items():
         texts = replies(model, tokenizer, rows)
         out["sets"][name] = score(texts, rows)
         out.setdefault("examples", {})[name] = [[r["prompt"], t] for r, t in zip(rows[:3], texts[:3])]
+        if response != "answer":      # the answer step alone, on the true facts
+            out["sets"][name + " | true facts given"] = score(replies(model, tokenizer, rows, given_facts=True), rows)
     # The ceiling where it matters: the people of the "test" set (held out), or of every set without one.
     chosen = [eval_sets["test"]] if "test" in eval_sets else list(eval_sets.values())
     out["retrieval_after"] = retrieval(model, tokenizer, {p for rows in chosen for r in rows for p in r["people"]})
