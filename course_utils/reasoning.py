@@ -119,8 +119,10 @@ def run(base_model, tokenizer, response: str, train_rows: list[dict], eval_sets:
         texts = replies(model, tokenizer, rows)
         out["sets"][name] = score(texts, rows)
         out.setdefault("examples", {})[name] = [[r["prompt"], t] for r, t in zip(rows[:3], texts[:3])]
-        if response != "answer":      # the answer step alone, on the true facts
-            out["sets"][name + " | true facts given"] = score(replies(model, tokenizer, rows, given_facts=True), rows)
+        # The answer step alone, on the true facts; not for inverse, whose facts name the answer.
+        given = [r for r in rows if r["kind"] != "inverse"]
+        if response != "answer" and given:
+            out["sets"][name + " | true facts given"] = score(replies(model, tokenizer, given, given_facts=True), given)
     # The ceiling where it matters: the people of the "test" set (held out), or of every set without one.
     chosen = [eval_sets["test"]] if "test" in eval_sets else list(eval_sets.values())
     out["retrieval_after"] = retrieval(model, tokenizer, {p for rows in chosen for r in rows for p in r["people"]})
