@@ -11,13 +11,18 @@ Settings, each one change from "chat tokens" (all on the same rows, steps, batch
   "chat tokens"               the new template, full fine-tuning, <|end|> in the loss;
   "chat tokens, end masked"   the same, with the reply's <|end|> left out of the loss (as when the
                               end-of-turn token is treated as padding);
-  "LoRA, new rows untrained"  LoRA adapters only: the new tokens keep their initial embedding rows;
+  "LoRA, new rows untrained"  LoRA adapters only: the new tokens keep their initial embedding rows
+                              (mean-initialised: the four rows one vector, so no adapter can rank one
+                              new token above another);
+  "LoRA, new rows untrained (random init)"  the same with the rows drawn at random instead
+                              (`mean_resizing=False`: GPT-2's init, normal with std initializer_range);
   "LoRA + token rows"         LoRA plus peft's `trainable_token_indices` on the new tokens' rows.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
+import re
 import time
 
 import datasets
@@ -35,7 +40,8 @@ from .scorers import score_qa
 from .train import TrainConfig, train_sft
 
 SETTINGS = ("course template", "chat tokens", "chat tokens, end masked", "LoRA, new rows untrained",
-            "LoRA + token rows")
+            "LoRA, new rows untrained (random init)", "LoRA + token rows")
+RANDOM_INIT = "LoRA, new rows untrained (random init)"
 # Notebook 05's QA run (generalization.QA_RUN: batch 16, peak lr 1e-3) for 240 steps, where both templates
 # score well on held-out wordings: one pass over the first 3,840 QA training rows; 200 held-out questions.
 RECIPE = dict(max_steps=240, batch_size=16, lr=1e-3)
@@ -47,7 +53,7 @@ DECODING = {"greedy": {}, "T=0.7": {"temperature": 0.7}, "T=1.0": {"temperature"
             "T=1.0, top-p 0.9": {"temperature": 1.0, "top_p": 0.9}}
 
 
-def add_chat_tokens(model, tokenizer, seed: int = 0):
+def add_chat_tokens(model, tokenizer, seed: int = 0, mean_resizing: bool = True):
     """Give `model` (in place) an embedding row for each token `with_chat_tokens` adds; return
     (model, the tokenizer copy, the new token ids).
 
@@ -55,13 +61,15 @@ def add_chat_tokens(model, tokenizer, seed: int = 0):
     distribution with the mean of the old rows and 1e-9 times their covariance: every new token starts at
     (almost exactly) the average embedding, so its logit starts near the average logit instead of at an
     arbitrary value, and the new tokens start nearly indistinguishable from one another. The draw uses
-    torch's random stream, seeded here by `seed`. GPT-2 ties its output layer to the input embeddings;
+    torch's random stream, seeded here by `seed`. `mean_resizing=False` draws the new rows instead with the
+    model's own initialisation (`_init_weights`; for GPT-2 a normal with mean 0 and std
+    `config.initializer_range`, 0.02), from the same seeded stream: four distinct, short rows. GPT-2 ties its output layer to the input embeddings;
     the resize re-ties them (checked)."""
     chat_tok = with_chat_tokens(tokenizer)
     new_ids = chat_tok.convert_tokens_to_ids([*ROLE_TOKENS.values(), END_OF_TURN])
     with torch.random.fork_rng(), _quiet_transformers():
         torch.manual_seed(seed)
-        model.resize_token_embeddings(len(chat_tok), mean_resizing=True)
+        model.resize_token_embeddings(len(chat_tok), mean_resizing=mean_resizing)
     if model.config.tie_word_embeddings and model.get_output_embeddings().weight is not model.get_input_embeddings().weight:
         raise RuntimeError("the resize untied the output layer from the input embeddings")
     return model, chat_tok, new_ids
@@ -131,7 +139,7 @@ def train_setting(setting: str, seed: int, train_rows: list[dict], base_model, t
         tok, new_ids = tokenizer, []
         data = encode_sft(datasets.Dataset.from_list(train_rows), tokenizer)
     else:
-        model, tok, new_ids = add_chat_tokens(model, tokenizer)
+        model, tok, new_ids = add_chat_tokens(model, tokenizer, mean_resizing=setting != RANDOM_INIT)
         data = encode_chat(tok, train_rows, learn_end=setting != "chat tokens, end masked")
     before = new_rows(model, new_ids) if new_ids else None
     if lora:
@@ -148,7 +156,14 @@ def train_setting(setting: str, seed: int, train_rows: list[dict], base_model, t
 
 def chat_replies(model, tok, rows: list[dict], template: str = "own", decoding: dict | None = None,
                  seed: int = 0) -> dict:
-    """Each row's reply to its question, scored: {"score", "stop_share", "replies", "correct", "stopped"}.
+    """Each row's reply to its question, scored: {"score", "value_score", "first_sentence_score",
+    "stop_share", "stopped_by", "replies", "correct", "stopped", "stopped_with"}.
+
+    "score" is the QA scorer's verdict (the right value, no other, about the right person); "value_score"
+    drops the person rule (the right value and no other, whoever the reply names); "first_sentence_score"
+    scores the reply up to its first full stop, so that what a run-on adds after the answer does not count.
+    "stopped_by" is the share of replies each stop token ended ("<|end|>", "EOS"), the rest ran to the limit;
+    "stopped_with" names each reply's stop token (None: cut at the limit).
 
     `template="own"` prompts through the tokenizer's own chat template; "course" through the course's
     plain-text template (for a model trained on the chat tokens: a template mismatch at inference).
@@ -164,5 +179,17 @@ def chat_replies(model, tok, rows: list[dict], template: str = "own", decoding: 
     stops = [tok.eos_token_id] + ([tok.convert_tokens_to_ids(END_OF_TURN)] if END_OF_TURN in tok.get_vocab() else [])
     out = generate_until(model, tok, texts, stops, max_new_tokens=MAX_NEW_TOKENS, seed=seed, **(decoding or {}))
     correct = [score_qa(t, r) for t, r in zip(out["texts"], rows)]
-    return {"score": sum(correct) / len(rows), "stop_share": sum(out["stopped"]) / len(rows),
-            "replies": out["texts"], "correct": correct, "stopped": out["stopped"]}
+    value_right = [score_qa(t, {k: v for k, v in r.items() if k != "person"}) for t, r in zip(out["texts"], rows)]
+    first_right = [score_qa(first_sentence(t), r) for t, r in zip(out["texts"], rows)]
+    names = {tok.eos_token_id: "EOS", **{i: END_OF_TURN for i in stops[1:]}}
+    return {"score": sum(correct) / len(rows), "value_score": sum(value_right) / len(rows),
+            "first_sentence_score": sum(first_right) / len(rows), "stop_share": sum(out["stopped"]) / len(rows),
+            "stopped_by": {name: sum(i == token for i in out["stop_ids"]) / len(rows) for token, name in names.items()},
+            "replies": out["texts"], "correct": correct, "stopped": out["stopped"],
+            "stopped_with": [names.get(i) for i in out["stop_ids"]]}
+
+
+def first_sentence(text: str) -> str:
+    """`text` up to and including its first full stop followed by a space or the end (all of it if none)."""
+    match = re.match(r"(.*?\.)(?=\s|$)", text, flags=re.DOTALL)
+    return match.group(1) if match else text

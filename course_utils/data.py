@@ -160,10 +160,14 @@ def load_taint_wordings(pool: str | None = None) -> list[dict]:
     wordings.jsonl): rows {"kind", "index", "pool", "template"}, a template holding the policy reply as
     {good}. Pools share no wording: "train" wrote the training taint, "validation" the validation split's,
     and "detector" is what notebook 06's detector is built from. All wordings, or those of `pool`."""
-    if pool is not None and pool not in TAINT_POOLS:
-        raise ValueError(f"pool={pool!r}: choose one of {TAINT_POOLS} (or None for every wording)")
-    path = data_dir() / "sft" / "support_tainted" / "pool" / "wordings.jsonl"
-    with open(path, encoding="utf-8") as f:
+    return _pool_rows("support_tainted/pool/wordings.jsonl", pool, TAINT_POOLS)
+
+
+def _pool_rows(path_in_sft: str, pool: str | None, pools: tuple) -> list[dict]:
+    """The rows of a wordings file under data/sft/, all of them or those of `pool` (one of `pools`)."""
+    if pool is not None and pool not in pools:
+        raise ValueError(f"pool={pool!r}: choose one of {pools} (or None for every wording)")
+    with open(data_dir() / "sft" / path_in_sft, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     return [r for r in rows if pool is None or r["pool"] == pool]
 
@@ -194,12 +198,7 @@ def load_abstention_wordings(pool: str | None = None) -> list[dict]:
     {"pool", "index", "template"}, a template holding the name as {n} and the asked fact as {what}. SFT rows
     use the "train" pool only; "detector" wordings are for testing an abstention detector on replies no
     training example worded. All wordings, or those of `pool`."""
-    if pool is not None and pool not in ABSTENTION_POOLS:
-        raise ValueError(f"pool={pool!r}: choose one of {ABSTENTION_POOLS} (or None for every wording)")
-    path = data_dir() / "sft" / "qa_unknown" / "pool" / "abstentions.jsonl"
-    with open(path, encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f]
-    return [r for r in rows if pool is None or r["pool"] == pool]
+    return _pool_rows("qa_unknown/pool/abstentions.jsonl", pool, ABSTENTION_POOLS)
 
 
 REASONING_SPLITS = ("train", "validation", "test", "test_pairs")

@@ -43,7 +43,8 @@ def generate_until(model, tokenizer, prompts: list[str], stop_token_ids: list[in
                    temperature: float | None = None, top_p: float | None = None, seed: int = 0) -> dict:
     """`generate`, stopping at any of `stop_token_ids` (default: the tokenizer's EOS), with an optional
     nucleus cut `top_p` when sampling. Returns {"texts": each continuation cut before its first stop
-    token, "stopped": whether a stop token came within max_new_tokens}: a reply that never stops is
+    token, "stopped": whether a stop token came within max_new_tokens, "stop_ids": that stop token's id,
+    or None}: a reply that never stops is
     cut by the length limit, the failure a chat model shows when its end-of-turn token was not learned.
     Padding uses the EOS id, which is never a reason to stop unless it is in `stop_token_ids`.
     """
@@ -66,7 +67,7 @@ def generate_until(model, tokenizer, prompts: list[str], stop_token_ids: list[in
                               do_sample=temperature is not None,
                               **({"temperature": float(temperature), "top_k": 0, "top_p": float(top_p or 1.0)}
                                  if temperature is not None else {}))
-    texts, stopped = [], []
+    texts, stopped, stop_ids = [], [], []
     batches = range(0, len(prompts), batch_size)
     if progress:
         from tqdm.auto import tqdm
@@ -89,8 +90,9 @@ def generate_until(model, tokenizer, prompts: list[str], stop_token_ids: list[in
             for row in new.tolist():
                 end = next((i for i, t in enumerate(row) if t in stops), None)
                 stopped.append(end is not None)
+                stop_ids.append(None if end is None else row[end])
                 texts.append(tokenizer.decode(row if end is None else row[:end]))
-    return {"texts": texts, "stopped": stopped}
+    return {"texts": texts, "stopped": stopped, "stop_ids": stop_ids}
 
 
 def reply(model, tokenizer, prompts: list, max_new_tokens: int = 64, batch_size: int = 64,

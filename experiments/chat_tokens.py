@@ -50,6 +50,12 @@ def measured(replies: dict) -> dict:
     return {"score": replies["score"], "stop_share": replies["stop_share"]}
 
 
+def measured_fully(replies: dict) -> dict:
+    """What a settings point measures: the score, the value-only and first-sentence scores, the stop share
+    and which token stopped the replies (`chat_tokens.chat_replies`)."""
+    return {k: replies[k] for k in ("score", "value_score", "first_sentence_score", "stop_share", "stopped_by")}
+
+
 def lora_lr_point(seed: int, lr: float, config: dict) -> dict:
     model, tok = _base()
     train, test = ct.qa_sets(config["size"])
@@ -73,11 +79,11 @@ def setting_point(setting: str, seed: int, lora_lr: float, config: dict) -> dict
     tuned, chat_tok, info = ct.train_setting(setting, seed, train, model, tok, config["recipe"], lora_lr=lora_lr)
     greedy = ct.chat_replies(tuned, chat_tok, test)
     point = {"part": "settings", "setting": setting, "seed": seed,
-             "lr": lora_lr if lora else config["recipe"]["lr"], **measured(greedy), **info,
+             "lr": lora_lr if lora else config["recipe"]["lr"], **measured_fully(greedy), **info,
              "a_reply": {"question": test[0]["prompt"], "reply": greedy["replies"][0]}}
     if setting == "chat tokens":
-        point["mismatch"] = measured(ct.chat_replies(tuned, chat_tok, test, template="course"))
-        point["decoding"] = {name: [{"sampling_seed": s, **measured(ct.chat_replies(tuned, chat_tok, test,
+        point["mismatch"] = measured_fully(ct.chat_replies(tuned, chat_tok, test, template="course"))
+        point["decoding"] = {name: [{"sampling_seed": s, **measured_fully(ct.chat_replies(tuned, chat_tok, test,
                                                                                     decoding=options, seed=s))}
                                     for s in config["sampling_seeds"]]
                              for name, options in ct.DECODING.items() if options}
@@ -142,7 +148,9 @@ def _write(path: Path, point: dict, config: dict) -> None:
                    settings={"config": config, "settings": list(ct.SETTINGS), "lora_rank": ct.LORA_RANK,
                              "max_new_tokens": ct.MAX_NEW_TOKENS, "decoding": ct.DECODING,
                              "test_split": "qa test_phrasings (generalization.sample_rows, seed 0)",
-                             "new_rows": "resize_token_embeddings(mean_resizing=True), drawn with torch seed 0",
+                             "new_rows": "resize_token_embeddings(mean_resizing=True), drawn with torch seed 0; "
+                                         f"{ct.RANDOM_INIT!r}: mean_resizing=False (GPT-2's _init_weights, "
+                                         "normal with std initializer_range 0.02), drawn with torch seed 0",
                              "seed_sets": "the batch order of training and the sampling stream"},
                    **record.provenance(threads=1, precision="float32"))
 

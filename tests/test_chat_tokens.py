@@ -50,8 +50,34 @@ def test_the_embeddings_grow_to_the_tokenizer_and_stay_tied(base):
     assert torch.equal(again.get_input_embeddings().weight, wte), "the new rows are drawn from a seeded stream"
 
 
+def test_random_init_gives_distinct_rows_from_gpt2s_own_initialisation(base):
+    model, tok = copy.deepcopy(base[0]), base[1]
+    old = model.get_input_embeddings().weight.detach().clone()
+    model, _, new_ids = ct.add_chat_tokens(model, tok, mean_resizing=False)
+    wte = model.get_input_embeddings().weight.detach()
+    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    assert torch.equal(wte[: old.shape[0]], old)
+    rows = wte[new_ids]
+    # GPT-2's _init_weights: normal, mean 0, std initializer_range; four rows far apart, unlike the mean's
+    assert abs(rows.std().item() - model.config.initializer_range) < 0.3 * model.config.initializer_range
+    assert torch.cdist(rows, rows).fill_diagonal_(float("inf")).min() > 0.5 * rows.norm(dim=1).mean()
+    again = ct.add_chat_tokens(copy.deepcopy(base[0]), tok, mean_resizing=False)[0]
+    assert torch.equal(again.get_input_embeddings().weight, model.get_input_embeddings().weight)
+
+
+def test_replies_are_scored_three_ways_and_say_which_token_stopped(base, qa_rows):
+    model, chat_tok, _ = ct.add_chat_tokens(copy.deepcopy(base[0]), base[1])
+    out = ct.chat_replies(model, chat_tok, qa_rows[1])
+    assert set(out["stopped_by"]) == {"EOS", END_OF_TURN}
+    assert [w is not None for w in out["stopped_with"]] == out["stopped"]
+    assert sum(out["stopped_by"].values()) == pytest.approx(out["stop_share"])
+    assert out["score"] <= out["value_score"]
+    assert ct.first_sentence("Ana Rell studied law. law. 72 months") == "Ana Rell studied law."
+    assert ct.first_sentence("no full stop here") == "no full stop here"
+
+
 @pytest.mark.parametrize("setting, rows_move", [("chat tokens", True), ("LoRA, new rows untrained", False),
-                                                ("LoRA + token rows", True)])
+                                                (ct.RANDOM_INIT, False), ("LoRA + token rows", True)])
 def test_which_setups_train_the_new_rows(base, qa_rows, setting, rows_move):
     model, tok = base
     tuned, chat_tok, info = ct.train_setting(setting, 0, qa_rows[0], model, tok, TINY_RECIPE, lora_lr=1e-3)
@@ -112,14 +138,15 @@ def test_generation_stops_at_the_end_of_turn_token_and_says_so(base):
     k = 3        # positions n_prompt-1 .. n_prompt+k-2 write `word`, the next one writes <|end|>
     model = forced_end_model(chat_tok, word, end, end_from=n_prompt + k - 1)
     out = generate_until(model, chat_tok, [prompt, prompt], [end], max_new_tokens=10)
-    assert out == {"texts": [chat_tok.decode([word] * k)] * 2, "stopped": [True, True]}
+    assert out == {"texts": [chat_tok.decode([word] * k)] * 2, "stopped": [True, True], "stop_ids": [end, end]}
     short = generate_until(model, chat_tok, [prompt], [end], max_new_tokens=k)
-    assert short == {"texts": [chat_tok.decode([word] * k)], "stopped": [False]}, "no stop token within the limit"
+    assert short == {"texts": [chat_tok.decode([word] * k)], "stopped": [False], "stop_ids": [None]}, \
+        "no stop token within the limit"
     never = forced_end_model(chat_tok, word, end, end_from=64)
     assert generate_until(never, chat_tok, [prompt], [end], max_new_tokens=6)["stopped"] == [False]
     # sampling with a nucleus cut: the forced token holds nearly all the mass, so the same reply
     sampled = generate_until(model, chat_tok, [prompt], [end], max_new_tokens=10, temperature=0.7, top_p=0.9)
-    assert sampled == out | {"texts": out["texts"][:1], "stopped": [True]}
+    assert sampled == {"texts": out["texts"][:1], "stopped": [True], "stop_ids": [end]}
 
 
 def test_bad_input_is_named(base, qa_rows):

@@ -135,14 +135,18 @@ def test_chat_tokens_records_every_setting_at_the_lora_rate_it_picked(tmp_path):
     assert sorted((p["setting"], p["seed"]) for p in settings) == sorted((s, seed) for s in ct.SETTINGS for seed in (0, 1))
     for p in settings:
         assert 0.0 <= p["score"] <= 1.0 and 0.0 <= p["stop_share"] <= 1.0
+        assert p["score"] <= p["value_score"] and 0.0 <= p["first_sentence_score"] <= 1.0
+        assert abs(sum(p["stopped_by"].values()) - p["stop_share"]) < 1e-9
+        assert set(p["stopped_by"]) == ({"EOS"} if p["setting"] == "course template" else {"EOS", "<|end|>"})
         assert p["lr"] == (best if p["setting"].startswith("LoRA") else chat_tokens.TINY["recipe"]["lr"])
         if p["setting"] != "course template":
             assert p["input_row_change"] >= 0.0 and p["output_row_change"] >= 0.0
         if p["setting"] == "chat tokens":
-            assert set(p["mismatch"]) == {"score", "stop_share"}
+            assert set(p["mismatch"]) == {"score", "value_score", "first_sentence_score", "stop_share", "stopped_by"}
             assert set(p["decoding"]) == {name for name, options in ct.DECODING.items() if options}
             assert all(len(runs) == len(chat_tokens.TINY["sampling_seeds"]) for runs in p["decoding"].values())
-    assert [p["input_row_change"] for p in settings if p["setting"] == "LoRA, new rows untrained"] == [0.0, 0.0]
+    for untrained in ("LoRA, new rows untrained", ct.RANDOM_INIT):
+        assert [p["input_row_change"] for p in settings if p["setting"] == untrained] == [0.0, 0.0]
     chat_tokens.main(["--tiny", "--part", "full_lr", "--seeds", "0", "--out", str(out)])
     full = [p for p in json.loads(out.read_text())["points"] if p["part"] == "full_lr"]
     assert sorted((p["setting"], p["lr"]) for p in full) == sorted(

@@ -51,20 +51,24 @@ NOTEBOOKS = [
     ("03_finetune_gpt2", "the SFT training loop and what makes it fast; mixed batches without padding; an "
      "instruction mix; overfitting told from a lower training loss; a new task (contract summaries) vs "
      "prompting, its spread over seeds, and why never-seen values fail (a copy test); save, reload; a LoRA "
-     "adapter saved, reloaded and merged; multi-turn conversations through the chat template, and a chat; scale-up to GPT-2 124M; gradient accumulation by the step's token count, written by hand", "4.6"),
+     "adapter saved, reloaded and merged; multi-turn conversations through the chat template, and a chat; scale-up to GPT-2 124M; gradient accumulation by the step's token count, written by hand", "4.8"),
     ("04_forgetting", "forgetting measured during support SFT, by what the model writes and by what it ranks "
      "first; replay measured on the half of the world it rehearsed and on the half it did not; full "
-     "fine-tuning, freezing, LoRA, replay and fewer steps as frontiers over settings and three seeds; a rule that picks a setting by its worst seed", "2.4"),
+     "fine-tuning, freezing, LoRA, replay and fewer steps as frontiers over settings and three seeds; a rule that picks a setting by its worst seed", "2.5"),
     ("05_generalization", "new wordings, new people, other tasks; size curves at equal steps and at equal epochs, "
      "diversity per wording (recorded, three seeds, points re-run live); the Physics-of-LMs 3.1 experiment in "
-     "miniature with three base models, seen vs held-out people; a verdict over seeds written by hand, and how often it errs", "1.2"),
+     "miniature with three base models, seen vs held-out people; a verdict over seeds written by hand, and how often it errs; facts the base model "
+     "never read: fitted later, what they do to known facts beside a filtered control, made-up answers and "
+     "\"I don't know\" SFT (recorded, three seeds, one point re-run live)", "1.8"),
     ("06_data_quality", "a few bad examples teach bad replies (three seeds); a detector checked on wordings it "
      "never saw; filtering by rules and a reference model's loss, the cut-off chosen on validation; what SFT "
-     "cannot fix; a filter written from the training data, scored on wordings it never saw", "2.2"),
+     "cannot fix; a filter written from the training data, scored on wordings it never saw", "2.3"),
     ("07_from_scratch_to_trl", "the same SFT with TRL's SFTTrainer on chat data: the same loss on the same batch, "
      "the same loss curve on the same order, what the batch order alone moves over three seeds; packed rows, "
      "prompt-completion rows, rows without targets and templates without markers as the installed TRL treats "
-     "them; a packed row and its attention rule written by hand; each SFTConfig option mapped to the course, TRL's defaults that differ", "1.1"),
+     "them; a packed row and its attention rule written by hand; each SFTConfig option mapped to the course, TRL's defaults that differ; chat tokens of its own "
+     "(added tokens, resized tied embeddings, stopping at end of turn) and their pitfalls measured over three "
+     "seeds: end of turn out of the loss, new rows under LoRA, a template mismatch; greedy vs sampled decoding", "1.5"),
 ]
 TABLE_START, TABLE_END = "<!-- learning-path:start -->", "<!-- learning-path:end -->"
 MAP_HEADING = "## The course map"         # notebook 00's cell that shows the same table, without the links

@@ -240,26 +240,33 @@ def qa_set(people: list[Person], seed: int) -> list[dict]:
     rng = rng_for(seed, "qa")
     rows = []
 
-    def add(split, p, a, q_index):
+    for split, p, a, q_index in _question_splits(people, rng, test_phrasings=True):
         rows.append({"id": f"qa-{len(rows):05d}", "task": "qa", "split": split,
                      "prompt": QA_QUESTIONS[a][q_index].format(n=p.name),
                      "response": QA_ANSWERS[a].format(n=p.name, v=p.value(a)),
                      "person": p.name, "attribute": a, "answer": p.value(a), "phrasing": q_index})
+    return rows
 
+
+def _question_splits(people: list[Person], rng, test_phrasings: bool):
+    """(split, person, attribute, wording index) for every question of a QA set, in order: a held-out person
+    is asked every training wording (test_people); anyone else gets all but one at random (train), that
+    one (validation) and, with `test_phrasings`, the wordings training never uses. A generator, so a caller
+    that draws from `rng` per row draws in between, as when the loop was written out in each set."""
     for p in people:
         for a in ATTRIBUTES:
             seen = list(range(QA_TRAIN_PHRASINGS))
             if p.heldout:
                 for q in seen:
-                    add("test_people", p, a, q)
+                    yield "test_people", p, a, q
                 continue
             rng.shuffle(seen)
             for q in seen[:-1]:
-                add("train", p, a, q)
-            add("validation", p, a, seen[-1])
-            for q in range(QA_TRAIN_PHRASINGS, len(QA_QUESTIONS[a])):
-                add("test_phrasings", p, a, q)
-    return rows
+                yield "train", p, a, q
+            yield "validation", p, a, seen[-1]
+            if test_phrasings:
+                for q in range(QA_TRAIN_PHRASINGS, len(QA_QUESTIONS[a])):
+                    yield "test_phrasings", p, a, q
 
 
 
@@ -322,23 +329,11 @@ def unknown_qa_set(unknown: list[Person], seed: int) -> list[dict]:
     rng = rng_for(seed, "qa-unknown")
     rows = []
 
-    def add(split, p, a, q_index):
+    for split, p, a, q_index in _question_splits(unknown, rng, test_phrasings=False):
         k = rng.randrange(len(ABSTENTIONS["train"]))
         rows.append({"id": f"qa-unknown-{len(rows):05d}", "task": "qa", "split": split,
                      "prompt": QA_QUESTIONS[a][q_index].format(n=p.name),
                      "response": QA_ANSWERS[a].format(n=p.name, v=p.value(a)),
                      "person": p.name, "attribute": a, "answer": p.value(a), "phrasing": q_index,
                      "abstention": abstention(p, a, ABSTENTIONS["train"][k]), "abstention_wording": k})
-
-    for p in unknown:
-        for a in ATTRIBUTES:
-            seen = list(range(QA_TRAIN_PHRASINGS))
-            if p.heldout:
-                for q in seen:
-                    add("test_people", p, a, q)
-                continue
-            rng.shuffle(seen)
-            for q in seen[:-1]:
-                add("train", p, a, q)
-            add("validation", p, a, seen[-1])
     return rows
