@@ -32,14 +32,16 @@ from experiments import record  # noqa: E402
 from course_utils.data import load_reasoning  # noqa: E402
 from course_utils.env import seed_everything  # noqa: E402
 from course_utils.models import load_base  # noqa: E402
-from course_utils.reasoning import run  # noqa: E402
+from course_utils.reasoning import keep_verified, run, sample_traces  # noqa: E402
 
 RECORD = ROOT / "experiments" / "results" / "reasoning_traces.json"
-SETTINGS = ("answer", "trace", "trace_prompt")
+SETTINGS = ("answer", "trace", "trace_prompt", "self")
 # Provisional, from the pilot: 25% replay keeps the held-out people's facts retrievable; the answer step
 # needs more updates than 600 (see the PILOT file before changing it).
-FULL = dict(run=dict(max_steps=1500, lr=2e-3, batch_size=16), replay_share=0.25, per_kind=None, fit=40)
-TINY = dict(run=dict(max_steps=4, lr=2e-3, batch_size=4), replay_share=0.25, per_kind=4, fit=2)
+FULL = dict(run=dict(max_steps=1500, lr=2e-3, batch_size=16), replay_share=0.25, per_kind=None, fit=40,
+            samples=dict(k=4, temperature=1.0))
+TINY = dict(run=dict(max_steps=4, lr=2e-3, batch_size=4), replay_share=0.25, per_kind=4, fit=2,
+            samples=dict(k=2, temperature=1.0))
 
 
 def _first(rows: list[dict], per_kind: int | None) -> list[dict]:
@@ -62,12 +64,27 @@ def sets(size: dict, response: str) -> tuple[list[dict], dict[str, list[dict]]]:
     return train, evals
 
 
-def one_point(setting: str, seed: int, model, tok, size: dict) -> dict:
+def one_point(setting: str, seed: int, model, tok, size: dict, keep_model: bool = False) -> dict:
     train, evals = sets(size, setting)
     seed_everything(0)
     point = run(model, tok, setting, train, evals, seed=seed, replay_share=size["replay_share"], **size["run"])
+    trained = point.pop("model")
+    point = {"setting": setting, "n_train": len(train), **point}
+    return (point, trained) if keep_model else point
+
+
+def self_point(seed: int, model, tok, size: dict, sampler) -> dict:
+    """The self-generated round (STaR / rejection sampling): `sampler` (the trace-tuned model of this seed)
+    writes `k` traces for every training question, the verifier keeps those with the right final answer,
+    and a fresh copy of the base model is fine-tuned on the kept traces with the same recipe."""
+    train, evals = sets(size, "self")
+    samples = sample_traces(sampler, tok, train, seed=seed, **size["samples"])
+    kept, filtered = keep_verified(train, samples)
+    seed_everything(0)
+    point = run(model, tok, "self", kept, evals, seed=seed, replay_share=size["replay_share"], **size["run"])
     point.pop("model")
-    return {"setting": setting, "n_train": len(train), **point}
+    return {"setting": "self", "n_train": len(kept), "questions": len(train), "filter": filtered,
+            "kept_examples": [[r["prompt"], r["response"]] for r in kept[:4]], **point}
 
 
 def main(argv=None) -> None:
@@ -84,8 +101,15 @@ def main(argv=None) -> None:
         raise SystemExit(f"{args.out} was recorded with another recipe or size; write to a new --out")
     model, tok = load_base("gpt2-tiny", device="cpu")
     for seed in args.seeds:              # seed-major: a stopped run still leaves every setting measured once
+        sampler = None
         for setting in args.settings:
-            point = one_point(setting, seed, model, tok, size)
+            if setting == "self":     # needs this seed's trace model: train it here unless it just ran
+                if sampler is None:
+                    _, sampler = one_point("trace", seed, model, tok, size, keep_model=True)
+                point = self_point(seed, model, tok, size, sampler)
+            else:
+                point, trained = one_point(setting, seed, model, tok, size, keep_model=True)
+                sampler = trained if setting == "trace" else sampler
             print(json.dumps({"setting": setting, "seed": seed, "seconds": point["seconds"],
                               "test": {k: v["accuracy"] for k, v in point["sets"]["test"].items()}}), flush=True)
             _write(args.out, point, size)

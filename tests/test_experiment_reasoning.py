@@ -16,7 +16,12 @@ def test_reasoning_traces_records_every_setting_and_keeps_the_others(tmp_path):
     assert record["settings"]["size"] == json.loads(json.dumps(reasoning_traces.TINY))
     assert {"versions", "machine", "written"} <= set(record)
     for p in record["points"]:
-        assert p["steps"] == reasoning_traces.TINY["run"]["max_steps"] and p["n_train"] == 4 * 4
+        assert p["steps"] == reasoning_traces.TINY["run"]["max_steps"]
+        if p["setting"] == "self":     # trained on what the verifier kept of the trace model's samples
+            assert p["questions"] == 4 * 4 and p["n_train"] == p["filter"]["kept_rows"] >= 1
+            assert p["filter"]["samples"] == 4 * 4 * reasoning_traces.TINY["samples"]["k"]
+        else:
+            assert p["n_train"] == 4 * 4
         assert set(p["sets"]["test"]) == {"compare_year", "same_city", "even_year", "inverse"}
         assert set(p["sets"]["test_pairs"]) == {"compare_year", "same_city"}
         assert ("test | true facts given" in p["sets"]) is (p["setting"] != "answer")

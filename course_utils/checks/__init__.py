@@ -8,6 +8,7 @@ known cases, names the likely mistake with a hint when it is wrong, and prints o
     generalization  05  check_people_split, check_verdict
     data_quality    06  check_leak_rule, check_bad_reply_filter
     trl             07  check_labels_loss, check_pack_row
+    reasoning       08  check_verify
     common              CheckFailed (what a checker raises), hint (graded hints), and what the checkers share
 
 Stuck on an exercise? `hint("sft_step")` prints its first hint; calling it again prints the next.
@@ -20,6 +21,7 @@ from .forgetting import check_forgetting_choice, check_replay_mix
 from .generalization import check_people_split, check_verdict
 from .loop import check_accumulate_grads, check_sft_step, reference_sft_step
 from .masked_loss import check_conversation_mask, check_padded_batch, check_response_mask, check_sft_loss
+from .reasoning import check_verify
 from .sft_data import check_loss_token_share
 from .trl import check_labels_loss, check_pack_row
 
