@@ -6,25 +6,26 @@ import pytest
 from experiments import reasoning_traces
 
 
-def test_reasoning_traces_records_every_setting_and_keeps_the_others(tmp_path):
+def test_reasoning_traces_records_every_kind_and_setting_and_keeps_the_others(tmp_path):
     out = tmp_path / "record.json"
-    reasoning_traces.main(["--tiny", "--seeds", "0", "--out", str(out)])
-    reasoning_traces.main(["--tiny", "--seeds", "1", "--settings", "trace", "--out", str(out)])
+    reasoning_traces.main(["--tiny", "--seeds", "0", "--kinds", "even_year", "inverse", "--out", str(out)])
+    reasoning_traces.main(["--tiny", "--seeds", "1", "--kinds", "even_year", "--settings", "trace", "--out", str(out)])
     record = json.loads(out.read_text())
-    expected = [(s, seed) for s in reasoning_traces.SETTINGS for seed in ((0, 1) if s == "trace" else (0,))]
-    assert [(p["setting"], p["seed"]) for p in record["points"]] == expected
+    expected = [("even_year", s, 0) for s in reasoning_traces.SETTINGS]
+    expected.insert(2, ("even_year", "trace", 1))
+    expected += [("inverse", "answer", 0), ("inverse", "trace", 0)]     # no answer step to isolate or sample
+    assert [(p["kind"], p["setting"], p["seed"]) for p in record["points"]] == expected
     assert record["settings"]["size"] == json.loads(json.dumps(reasoning_traces.TINY))
     assert {"versions", "machine", "written"} <= set(record)
     for p in record["points"]:
         assert p["steps"] == reasoning_traces.TINY["run"]["max_steps"]
+        assert set(p["sets"]["test"]) == {p["kind"]}       # one kind per model
         if p["setting"] == "self":     # trained on what the verifier kept of the trace model's samples
-            assert p["questions"] == 4 * 4 and p["n_train"] == p["filter"]["kept_rows"] >= 1
-            assert p["filter"]["samples"] == 4 * 4 * reasoning_traces.TINY["samples"]["k"]
+            assert p["questions"] == 4 and p["n_train"] == p["filter"]["kept_rows"] >= 1
+            assert p["filter"]["samples"] == 4 * reasoning_traces.TINY["samples"]["k"]
         else:
-            assert p["n_train"] == 4 * 4
-        assert set(p["sets"]["test"]) == {"compare_year", "same_city", "even_year", "inverse"}
-        assert set(p["sets"]["test_pairs"]) == {"compare_year", "same_city"}
-        assert ("test | true facts given" in p["sets"]) is (p["setting"] != "answer")
+            assert p["n_train"] == 4
+        assert ("test | true facts given" in p["sets"]) is (p["setting"] != "answer" and p["kind"] != "inverse")
         for kinds in p["sets"].values():
             assert all(0 <= v["accuracy"] <= 1 and 0 <= v["chance"] <= 1 for v in kinds.values())
         assert set(p["retrieval_after"]) == {"completion", "choice"}
