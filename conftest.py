@@ -37,7 +37,7 @@ torch.set_num_threads(_threads)
 # keeps this order; xdist's own orders by cell count, which says little about time. `--dist loadgroup`
 # cannot do this: pytest 9.2 no longer reads the node id xdist 3.8 rewrites to form groups.
 # Seconds at one thread per worker on a 2-core CPU, measured 2026-11-29; re-measure with --durations=0.
-LONGEST_FIRST = ["03_finetune_gpt2", "06_data_quality", "04_forgetting", "05_generalization",
+LONGEST_FIRST = ["03_finetune_gpt2", "04_forgetting", "08_reasoning_traces", "06_data_quality", "05_generalization",
                  "07_from_scratch_to_trl", "02_masked_mle_loss", "01_pretraining_vs_sft_data", "00_start_here"]
 
 

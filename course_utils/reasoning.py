@@ -22,12 +22,16 @@ from dataclasses import replace
 
 from .data import format_prompt, load_reasoning, reasoning_chance
 from .encode import encode_example
+from .env import REPO_ROOT
 from .evaluate import choice_accuracy, fact_probe_accuracy, generate, load_probes
 from .replay import mix_with_replay, replay_pool
 from .scorers import reasoning_fields
 from .train import TrainConfig, train_sft
 
-REASONING_RUN = TrainConfig(max_steps=600, batch_size=16, lr=1e-3, log_every=50)
+RECORD = REPO_ROOT / "experiments" / "results" / "reasoning_traces.json"   # experiments/reasoning_traces.py wrote it
+# The recorded recipe: one kind of question per model, 600 steps of 16 at 2e-3, half the examples replayed.
+REASONING_RUN = TrainConfig(max_steps=600, batch_size=16, lr=2e-3, log_every=50)
+REPLAY_SHARE = 0.5
 RESPONSES = ("answer", "trace", "trace_prompt", "self")
 MAX_NEW_TOKENS = 40          # the longest trace (inverse) is about 25 tokens
 
@@ -129,6 +133,25 @@ def run(base_model, tokenizer, response: str, train_rows: list[dict], eval_sets:
     out["seconds"] = round(time.time() - t0, 1)
     out["model"] = model
     return out
+
+
+def read_record(path=None) -> dict:
+    """The recorded sweep of experiments/reasoning_traces.py: settings, versions, machine, every point."""
+    import json
+    with open(path or RECORD, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def seed_scores(points: list[dict], kind: str, setting: str, split: str = "test", measure: str = "accuracy") -> list[float]:
+    """One measure of one kind and setting over the recorded seeds, in seed order: a split's `measure`
+    ("accuracy", "facts", "lucky"), or with split "retrieval" the held-out people's probe of `measure`
+    ("birth_city", "birth_year", by greedy completion)."""
+    chosen = sorted((p for p in points if p["kind"] == kind and p["setting"] == setting), key=lambda p: p["seed"])
+    if not chosen:
+        raise ValueError(f"no recorded point for kind={kind!r}, setting={setting!r}")
+    if split == "retrieval":
+        return [p["retrieval_after"]["completion"][measure] for p in chosen]
+    return [p["sets"][split][kind][measure] for p in chosen]
 
 
 # ---------------------------------------------------------------------------------------------

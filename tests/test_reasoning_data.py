@@ -159,3 +159,18 @@ def test_trace_in_the_prompt_has_the_traces_tokens_and_the_loss_on_the_answer_on
         assert tok.decode([i for i, m in zip(a["input_ids"], a["response_mask"]) if m]) == r["answer_only"] + tok.eos_token
     with pytest.raises(ValueError, match="response='facts'"):
         encode(rows, tok, "facts")
+
+
+def test_seed_scores_reads_one_measure_over_seeds_and_names_a_missing_point():
+    from course_utils.reasoning import seed_scores
+
+    def point(seed, acc):
+        return {"kind": "even_year", "setting": "trace", "seed": seed,
+                "sets": {"test": {"even_year": {"accuracy": acc, "facts": acc / 2}}},
+                "retrieval_after": {"completion": {"birth_year": 0.9 + seed / 100}}}
+    points = [point(2, 0.7), point(0, 0.9), point(1, 0.8)]
+    assert seed_scores(points, "even_year", "trace") == [0.9, 0.8, 0.7]          # seed order, not record order
+    assert seed_scores(points, "even_year", "trace", measure="facts") == [0.45, 0.4, 0.35]
+    assert seed_scores(points, "even_year", "trace", "retrieval", "birth_year") == [0.9, 0.91, 0.92]
+    with pytest.raises(ValueError, match="kind='same_city', setting='trace'"):
+        seed_scores(points, "same_city", "trace")
