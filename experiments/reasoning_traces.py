@@ -41,7 +41,10 @@ from course_utils.models import load_base  # noqa: E402
 from course_utils.reasoning import keep_verified, run, sample_traces  # noqa: E402
 
 RECORD = ROOT / "experiments" / "results" / "reasoning_traces.json"
-SETTINGS = ("answer", "trace", "trace_prompt", "self")
+SETTINGS = ("answer", "trace", "trace_prompt", "self", "trace_quarter", "self_quarter")
+# "trace_quarter": trace SFT on the first quarter of the training questions only (a weaker start, as when gold
+# traces are scarce); "self_quarter": that model samples traces for *every* training question, the verifier
+# keeps the accepted ones, and a fresh copy trains on them: the self-generated round from a weaker start.
 PAIR_KINDS = ("compare_year", "same_city")
 
 
@@ -54,8 +57,8 @@ def settings_of(kind: str) -> tuple[str, ...]:
 FULL = dict(run=dict(max_steps=600, lr=2e-3, batch_size=16), replay_share=0.5, per_kind=None, fit=40,
             samples=dict(k=4, temperature=1.0))
 # TINY: enough steps that the trace model fits its four questions, so the verifier has samples to keep.
-TINY = dict(run=dict(max_steps=40, lr=5e-3, batch_size=4), replay_share=0.25, per_kind=4, fit=2,
-            samples=dict(k=2, temperature=1.0))
+TINY = dict(run=dict(max_steps=40, lr=5e-3, batch_size=4), replay_share=0.25, per_kind=8, fit=2,
+            samples=dict(k=4, temperature=1.0))
 
 
 def _first(rows: list[dict], n: int | None) -> list[dict]:
@@ -76,13 +79,16 @@ def sets(size: dict, response: str, kind: str) -> tuple[list[dict], dict[str, li
 def one_point(kind: str, setting: str, seed: int, model, tok, size: dict):
     """The point and the fine-tuned model (the sampler of the self-generated round)."""
     train, evals = sets(size, setting, kind)
+    if setting == "trace_quarter":
+        train = train[: len(train) // 4]
     seed_everything(0)
-    point = run(model, tok, setting, train, evals, seed=seed, replay_share=size["replay_share"], **size["run"])
+    response = "trace" if setting == "trace_quarter" else setting
+    point = run(model, tok, response, train, evals, seed=seed, replay_share=size["replay_share"], **size["run"])
     trained = point.pop("model")
     return {"kind": kind, "setting": setting, "n_train": len(train), **point}, trained
 
 
-def self_point(kind: str, seed: int, model, tok, size: dict, sampler) -> dict:
+def self_point(kind: str, seed: int, model, tok, size: dict, sampler, setting: str = "self") -> dict:
     """The self-generated round (STaR / rejection sampling): `sampler`, this seed's trace-tuned model, writes
     `k` traces for every training question; the verifier keeps those whose final answer is right; a fresh
     copy of the base model is fine-tuned on the kept traces with the same recipe."""
@@ -94,7 +100,7 @@ def self_point(kind: str, seed: int, model, tok, size: dict, sampler) -> dict:
     seed_everything(0)
     point = run(model, tok, "self", kept, evals, seed=seed, replay_share=size["replay_share"], **size["run"])
     point.pop("model")
-    return {"kind": kind, "setting": "self", "n_train": len(kept), "questions": len(train), "filter": filtered,
+    return {"kind": kind, "setting": setting, "n_train": len(kept), "questions": len(train), "filter": filtered,
             "kept_examples": [[r["prompt"], r["response"]] for r in kept[:4]], **point}
 
 
@@ -114,15 +120,17 @@ def main(argv=None) -> None:
     model, tok = load_base("gpt2-tiny", device="cpu")
     for seed in args.seeds:              # seed-major: a stopped run still leaves every setting measured once
         for kind in args.kinds:
-            sampler = None
+            samplers = {}         # "self" samples from this seed's trace model, "self_quarter" from trace_quarter's
             for setting in [s for s in args.settings if s in settings_of(kind)]:
-                if setting == "self":     # needs this seed's trace model: train it here unless it just ran
-                    if sampler is None:
-                        _, sampler = one_point(kind, "trace", seed, model, tok, size)
-                    point = self_point(kind, seed, model, tok, size, sampler)
+                if setting.startswith("self"):     # train the sampler here unless it just ran
+                    source = setting.replace("self", "trace")
+                    if source not in samplers:
+                        _, samplers[source] = one_point(kind, source, seed, model, tok, size)
+                    point = self_point(kind, seed, model, tok, size, samplers[source], setting)
                 else:
                     point, trained = one_point(kind, setting, seed, model, tok, size)
-                    sampler = trained if setting == "trace" else sampler
+                    if setting.startswith("trace") and setting != "trace_prompt":
+                        samplers[setting] = trained
                 print(json.dumps({"kind": kind, "setting": setting, "seed": seed, "seconds": point["seconds"],
                                   "test": point["sets"]["test"][kind]["accuracy"]}), flush=True)
                 _write(args.out, point, size)

@@ -11,6 +11,7 @@ def test_reasoning_traces_records_every_kind_and_setting_and_keeps_the_others(tm
     reasoning_traces.main(["--tiny", "--seeds", "0", "--kinds", "even_year", "inverse", "--out", str(out)])
     reasoning_traces.main(["--tiny", "--seeds", "1", "--kinds", "even_year", "--settings", "trace", "--out", str(out)])
     record = json.loads(out.read_text())
+    n = reasoning_traces.TINY["per_kind"]
     expected = [("even_year", s, 0) for s in reasoning_traces.SETTINGS]
     expected.insert(2, ("even_year", "trace", 1))
     expected += [("inverse", "answer", 0), ("inverse", "trace", 0)]     # no answer step to isolate or sample
@@ -20,11 +21,13 @@ def test_reasoning_traces_records_every_kind_and_setting_and_keeps_the_others(tm
     for p in record["points"]:
         assert p["steps"] == reasoning_traces.TINY["run"]["max_steps"]
         assert set(p["sets"]["test"]) == {p["kind"]}       # one kind per model
-        if p["setting"] == "self":     # trained on what the verifier kept of the trace model's samples
-            assert p["questions"] == 4 and p["n_train"] == p["filter"]["kept_rows"] >= 1
-            assert p["filter"]["samples"] == 4 * reasoning_traces.TINY["samples"]["k"]
+        if p["setting"].startswith("self"):     # trained on what the verifier kept of the trace model's samples
+            assert p["questions"] == n and p["n_train"] == p["filter"]["kept_rows"] >= 1     # every question sampled
+            assert p["filter"]["samples"] == n * reasoning_traces.TINY["samples"]["k"]
+        elif p["setting"] == "trace_quarter":     # the weaker start: a quarter of the questions
+            assert p["n_train"] == n // 4
         else:
-            assert p["n_train"] == 4
+            assert p["n_train"] == n
         assert ("test | true facts given" in p["sets"]) is (p["setting"] != "answer" and p["kind"] != "inverse")
         for kinds in p["sets"].values():
             assert all(0 <= v["accuracy"] <= 1 and 0 <= v["chance"] <= 1 for v in kinds.values())
