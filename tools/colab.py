@@ -71,7 +71,7 @@ NOTEBOOKS = [
      "seeds: end of turn out of the loss, new rows under LoRA, a template mismatch; greedy vs sampled decoding", "1.5"),    ("08_reasoning_traces", "SFT on worked solutions: questions that need two stored facts, answer-only vs trace SFT "
      "one kind per model over three seeds, with retrieval as the ceiling and the answer step measured on true facts; "
      "the loss on the answer alone; a self-generated round (rejection sampling with a verifier written by hand, "
-     "what it lets through); the inverse lookup, which traces do not fix (recorded, one point re-run live)", "2.5"),
+     "what it lets through); the inverse lookup, which traces do not fix (recorded, one point re-run live)", "2.0"),
 ]
 TABLE_START, TABLE_END = "<!-- learning-path:start -->", "<!-- learning-path:end -->"
 MAP_HEADING = "## The course map"         # notebook 00's cell that shows the same table, without the links
