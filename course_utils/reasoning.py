@@ -31,7 +31,7 @@ from .train import TrainConfig, train_sft
 RECORD = REPO_ROOT / "experiments" / "results" / "reasoning_traces.json"   # experiments/reasoning_traces.py wrote it
 # The recorded recipe: one kind of question per model, 600 steps of 16 at 2e-3, half the examples replayed.
 REASONING_RUN = TrainConfig(max_steps=600, batch_size=16, lr=2e-3, log_every=50)
-REPLAY_SHARE = 0.5
+REPLAY_SHARE = 0.5      # experiments/reasoning_traces.py builds its recipe from these two
 RESPONSES = ("answer", "trace", "trace_prompt", "self")
 MAX_NEW_TOKENS = 40          # the longest trace (inverse) is about 25 tokens
 

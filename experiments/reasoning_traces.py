@@ -38,7 +38,7 @@ from experiments import record  # noqa: E402
 from course_utils.data import REASONING_KINDS, load_reasoning  # noqa: E402
 from course_utils.env import seed_everything  # noqa: E402
 from course_utils.models import load_base  # noqa: E402
-from course_utils.reasoning import keep_verified, run, sample_traces  # noqa: E402
+from course_utils.reasoning import REASONING_RUN, REPLAY_SHARE, keep_verified, run, sample_traces  # noqa: E402
 
 RECORD = ROOT / "experiments" / "results" / "reasoning_traces.json"
 SETTINGS = ("answer", "trace", "trace_prompt", "self", "trace_quarter", "self_quarter")
@@ -54,7 +54,8 @@ def settings_of(kind: str) -> tuple[str, ...]:
 
 # Half the examples replayed keep the held-out people's facts retrievable one kind at a time (10% and 25% did
 # not: the pilot, experiments/reasoning_traces_PILOT.md).
-FULL = dict(run=dict(max_steps=600, lr=2e-3, batch_size=16), replay_share=0.5, per_kind=None, fit=40,
+FULL = dict(run=dict(max_steps=REASONING_RUN.max_steps, lr=REASONING_RUN.lr, batch_size=REASONING_RUN.batch_size),
+            replay_share=REPLAY_SHARE, per_kind=None, fit=40,
             samples=dict(k=4, temperature=1.0))
 # TINY: enough steps that the trace model fits its four questions, so the verifier has samples to keep.
 TINY = dict(run=dict(max_steps=40, lr=5e-3, batch_size=4), replay_share=0.25, per_kind=8, fit=2,
